@@ -1,0 +1,11 @@
+"""ccda2fhir: HL7 C-CDA documents to FHIR R4 batch Bundles, deterministic and schema-valid."""
+from __future__ import annotations
+
+from .convert import convert, convert_to_json, convert_with_report
+from .errors import ConversionError, InputTooLargeError, InvalidXMLError, NotCCDAError
+from .report import Issue, Report
+from .walk import compiled
+
+__version__ = "0.1.0"
+__all__ = ["convert", "convert_with_report", "convert_to_json", "compiled", "ConversionError",
+           "InvalidXMLError", "NotCCDAError", "InputTooLargeError", "Report", "Issue"]

@@ -1,0 +1,1 @@
+"""Assemble: deterministic ids, one resource per real-world thing, the batch Bundle."""

@@ -1,0 +1,1 @@
+"""Map: Jinja templates say what goes where; Python filters convert CDA datatypes."""

@@ -1,0 +1,98 @@
+"""The state of one conversion: resources made so far, where we are, what to report."""
+from __future__ import annotations
+
+import json
+from contextvars import ContextVar
+from importlib import resources
+
+from ..assemble.ids import canonical, resource_id
+from ..assemble.merge import merge
+from ..report import Report
+from . import engine
+from .prune import one_per_choice, prune
+
+_CURRENT: ContextVar["Conversion"] = ContextVar("ccda2fhir_conversion")
+
+
+def _merge_types() -> frozenset:
+    data = json.loads(resources.files("ccda2fhir.data").joinpath("resources.json").read_text())
+    return frozenset(data["merge"])
+
+
+MERGE_TYPES = _merge_types()
+
+
+def current() -> "Conversion":
+    """The conversion the running template belongs to."""
+    return _CURRENT.get()
+
+
+class Conversion:
+    """Holds the walked document, the resources made from it and the report."""
+
+    def __init__(self, doc: dict, patient_id: str, options: dict | None = None) -> None:
+        self.doc = doc
+        self.header = doc["header"]
+        self.narrative = doc["narrative"]
+        self.patient_id = patient_id
+        self.patient = {"reference": f"Patient/{patient_id}"}
+        self.resources: dict[str, dict] = {}      # "Type/id" -> resource, in order made
+        self._content: dict[str, str] = {}        # "Type/id" -> canonical first rendering
+        self.report = Report()
+        self.section: dict | None = None
+        self.entry_refs: list[dict] = []          # top-level refs made from the current section
+        self.where: dict = {}
+        self.options = options or {}
+        self.encounter: dict | None = None        # the header's encompassingEncounter, once made
+
+    def __enter__(self) -> "Conversion":
+        self._token = _CURRENT.set(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _CURRENT.reset(self._token)
+
+    def emit(self, template: str, **variables) -> dict | None:
+        """Render a resource template, add the resource once, return a Reference to it.
+
+        The template may give ``"$key"`` (the source identifier key) and ``"id"``;
+        without a key the resource is keyed by its content. Returns None when the
+        template produced nothing worth a resource.
+        """
+        variables.setdefault("section", self.section)
+        variables.setdefault("patient", self.patient)
+        res = engine.render(template, variables)
+        key = res.pop("$key", None)
+        res = prune(res)
+        if not res or len(res) <= 1 or "resourceType" not in res:
+            return None
+        one_per_choice(res)
+        return self.add(res, key)
+
+    def add(self, res: dict, key: str | None = None) -> dict:
+        """Add a finished resource (merging or disambiguating on id clash); returns its Reference."""
+        rt = res["resourceType"]
+        content = canonical(res)
+        if not res.get("id"):
+            res["id"] = resource_id(rt, key or content)
+        ref = f"{rt}/{res['id']}"
+        existing = self.resources.get(ref)
+        if existing is None:
+            res = {"resourceType": rt, "id": res["id"], **{k: v for k, v in res.items() if k not in ("resourceType", "id")}}
+            self.resources[ref] = res
+            self._content[ref] = content
+        elif self._content[ref] != content:
+            if rt in MERGE_TYPES or key is None:
+                merge(existing, res)
+            else:
+                # Two different statements share an identifier (common in test
+                # documents): keep both, the second keyed by its content too.
+                res["id"] = resource_id(rt, f"{key}|{content}")
+                self.warn(f"{rt} identifier {key!r} is used by more than one statement; kept both")
+                return self.add(res)
+        return {"reference": ref}
+
+    def warn(self, reason: str, level: str = "warning", **where) -> None:
+        """Record an issue at the current location (overridable by ``where``)."""
+        loc = {**self.where, **where}
+        self.report.add(level, reason, **loc)

@@ -1,0 +1,96 @@
+"""Sections and entries: each statement goes to the resource template its route names.
+
+Statements are visited from the entry down. A route names the template for a
+statement and which nested statements that template consumes itself; the rest
+are visited in turn. A statement nothing maps is reported with its section,
+templateId and line: nothing is dropped silently.
+"""
+from __future__ import annotations
+
+from .conversion import Conversion
+from .filters.navigation import STATEMENTS, many, statement_of, template_ids
+from .routes import table
+
+
+def section_keys(section: dict) -> set:
+    keys = set(section.get("templateIds") or ())
+    code = section.get("code") or {}
+    if code.get("code"):
+        keys.add(code["code"])
+    return keys
+
+
+def map_section(conv: Conversion, section: dict) -> list[dict]:
+    """Map every entry of one section; returns the References of what it made."""
+    conv.section = section
+    conv.entry_refs = []
+    keys = section_keys(section)
+    label = section["key"] + (f" ({section['title']})" if section.get("title") else "")
+    for entry in section["entries"]:
+        conv.report.entries_seen += 1
+        element, stmt = statement_of(entry)
+        if stmt is None:
+            conv.warn("entry holds no clinical statement", level="unmapped", section=label,
+                      line=entry.get("_line"))
+            continue
+        made = _visit(conv, element, stmt, [], keys, label)
+        if not made:
+            tids = template_ids(stmt)
+            conv.warn("no mapping for this entry's template", level="unmapped", section=label,
+                      template_id=tids[0] if tids else None, element=element, line=stmt.get("_line"))
+    return conv.entry_refs
+
+
+def _visit(conv: Conversion, element: str, stmt: dict, parents: list, keys: set, label: str) -> int:
+    tids = template_ids(stmt)
+    conv.where = {"section": label, "template_id": tids[0] if tids else None, "element": element,
+                  "line": stmt.get("_line")}
+    routes = table()
+    route = routes.match(element, tids, keys)
+    generic = route is None
+    if generic:
+        route = routes.fallback.get(element)
+    made = 0
+    template = route.template_for(stmt) if route else None
+    if template:
+        try:
+            ref = conv.emit(template, src=stmt, parents=parents, element=element)
+        except Exception as exc:  # one bad entry must not stop the document
+            conv.warn(f"could not map: {type(exc).__name__}: {exc}", level="error")
+            ref = None
+        if ref:
+            made += 1
+            if ref not in conv.entry_refs:
+                conv.entry_refs.append(ref)
+            if generic and tids:
+                conv.warn(f"template {tids[0]} has no specific mapping; mapped as a generic "
+                          f"{ref['reference'].split('/')[0]}", level="partial")
+    if route is not None and (route.absorbs_all or (template and not route.descend
+                                                     and not _has_unabsorbed(stmt, route))):
+        return made
+    visited = 0
+    for rel in many(stmt.get("entryRelationship")) + many(stmt.get("component")):
+        child_el, child = statement_of(rel)
+        if child is None:
+            continue
+        if route is not None and route.absorbs.intersection(template_ids(child)):
+            continue
+        visited += 1
+        made += _visit(conv, child_el, child, [stmt] + parents, keys, label)
+    if not made and not visited and parents:
+        # A nested statement nothing maps: say so here; top-level ones are reported by map_section.
+        conv.warn("no mapping for this nested statement's template", level="unmapped",
+                  section=label, template_id=tids[0] if tids else None, element=element,
+                  line=stmt.get("_line"))
+    return made
+
+
+def _has_unabsorbed(stmt: dict, route) -> bool:
+    for rel in many(stmt.get("entryRelationship")) + many(stmt.get("component")):
+        _, child = statement_of(rel)
+        if child is not None and not route.absorbs.intersection(template_ids(child)):
+            return True
+    return False
+
+
+__all__ = ["map_section", "STATEMENTS"]

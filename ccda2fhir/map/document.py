@@ -1,0 +1,42 @@
+"""The document layer: header resources, every section, then Composition and Provenance."""
+from __future__ import annotations
+
+from ..report import Report
+from .conversion import Conversion
+from .dispatch import map_section
+from .filters.navigation import many, one
+
+
+def map_document(doc: dict, patient_id: str, options: dict | None = None) -> tuple[list[dict], Report]:
+    """All resources made from one walked document, in the order made, and the report."""
+    with Conversion(doc, patient_id, options) as conv:
+        header = doc["header"]
+        conv.where = {"element": "recordTarget", "line": header.get("_line")}
+        record_target = one(header.get("recordTarget")) or {}
+        patient = conv.emit("resource/Patient", src=record_target.get("patientRole") or {},
+                            patient_id=patient_id)
+        if patient is None:
+            conv.warn("the document has no recordTarget/patientRole; Patient holds only its id",
+                      level="partial")
+            conv.add({"resourceType": "Patient", "id": patient_id})
+        conv.where = {"element": "componentOf"}
+        encompassing = (header.get("componentOf") or {}).get("encompassingEncounter")
+        encounter = conv.emit("resource/Encounter", src=encompassing, element="encompassingEncounter") \
+            if isinstance(encompassing, dict) else None
+        conv.encounter = encounter
+        section_refs = []
+        for section in doc["sections"]:
+            section_refs.append(map_section(conv, section))
+        conv.section = None
+        conv.where = {"element": "ClinicalDocument", "line": header.get("_line")}
+        if doc["body"] is None:
+            conv.warn("the document has no body", level="partial")
+        composition = conv.emit("document/Composition", src=header, sections=doc["sections"],
+                                section_refs=section_refs, encounter=encounter)
+        targets = [{"reference": ref} for ref in conv.resources if not ref.startswith("Patient/")]
+        conv.emit("document/Provenance", src=header, targets=targets, composition=composition)
+        conv.report.resources = len(conv.resources)
+        return list(conv.resources.values()), conv.report
+
+
+__all__ = ["map_document", "many"]

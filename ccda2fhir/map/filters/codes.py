@@ -1,0 +1,101 @@
+"""CD/CE/CV/CO/CS -> FHIR Coding and CodeableConcept (C-CDA on FHIR 'CDA coding')."""
+from __future__ import annotations
+
+from .navigation import many, one
+from .registry import template_filter
+from .terminology import system_uri
+from .text import narrative_text
+
+
+def _clean(value) -> str | None:
+    if not isinstance(value, str):
+        return None
+    value = " ".join(value.split())
+    return value or None
+
+
+@template_filter
+def coding(cd) -> dict | None:
+    """One Coding from a coded element's own code (None for nullFlavor or no code)."""
+    cd = one(cd)
+    if not isinstance(cd, dict) or cd.get("nullFlavor"):
+        return None
+    code = _clean(cd.get("code"))
+    if not code:
+        return None
+    out = {"system": system_uri(cd.get("codeSystem")), "code": code}
+    display = _clean(cd.get("displayName"))
+    if display:
+        out["display"] = display
+    if cd.get("codeSystemVersion"):
+        out["version"] = cd["codeSystemVersion"].strip()
+    return out
+
+
+def original_text(cd: dict) -> str | None:
+    ot = cd.get("originalText")
+    if isinstance(ot, dict):
+        return narrative_text(ot.get("reference")) or _clean(ot.get("_text"))
+    return None
+
+
+def _with_translations(cd: dict):
+    yield cd
+    for t in many(cd.get("translation")):
+        if isinstance(t, dict):
+            yield from _with_translations(t)  # translations of translations occur in the wild
+
+
+@template_filter
+def codings(cd) -> list[dict]:
+    """The code and all its translations as Codings, each once."""
+    out, seen = [], set()
+    for c in many(cd):
+        if not isinstance(c, dict):
+            continue
+        for x in _with_translations(c):
+            cod = coding(x)
+            if cod and (cod.get("system"), cod["code"]) not in seen:
+                seen.add((cod.get("system"), cod["code"]))
+                out.append(cod)
+    return out
+
+
+@template_filter
+def codeable_concept(cd) -> dict | None:
+    """CodeableConcept: code + translations, text from originalText (narrative-resolved) or displayName."""
+    cd = one(cd)
+    if not isinstance(cd, dict):
+        return None
+    cods = codings(cd)
+    txt = original_text(cd) or _clean(cd.get("displayName"))
+    if not txt and not cods:
+        txt = _clean(cd.get("_text"))
+    if not cods and not txt:
+        return None
+    out = {}
+    if cods:
+        out["coding"] = cods
+    if txt:
+        out["text"] = txt
+    return out
+
+
+@template_filter
+def codeable_concepts(items) -> list[dict]:
+    """A CodeableConcept for each coded element of a list."""
+    return [c for c in (codeable_concept(x) for x in many(items)) if c]
+
+
+@template_filter
+def code_of(cd) -> str | None:
+    """Just the @code of a coded element (for FHIR elements of type code)."""
+    cd = one(cd)
+    if not isinstance(cd, dict) or cd.get("nullFlavor"):
+        return None
+    return _clean(cd.get("code"))
+
+
+@template_filter
+def code_is(cd, *codes: str) -> bool:
+    return code_of(cd) in codes

@@ -1,0 +1,146 @@
+"""Condition specifics from the C-CDA on FHIR problems mapping (CF-problems)."""
+from __future__ import annotations
+
+from .codes import codeable_concept
+from .navigation import many, one
+from .registry import template_filter, template_global
+from .status import data_absent, negated, status_code
+from .terminology import concept
+from .text import text
+
+CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
+US_CORE_CATEGORY = "http://hl7.org/fhir/us/core/CodeSystem/condition-category"
+HEALTH_CONCERN_ACT = "2.16.840.1.113883.10.20.22.4.132"
+_CATEGORY_CODES = {
+    "problem-list-item": (CATEGORY, "Problem List Item"),
+    "encounter-diagnosis": (CATEGORY, "Encounter Diagnosis"),
+    "health-concern": (US_CORE_CATEGORY, "Health Concern"),
+}
+
+
+def _category_code(section, parents, category) -> str:
+    if category:
+        return category
+    from .navigation import has_template
+    if any(has_template(p, HEALTH_CONCERN_ACT) for p in many(parents)):
+        return "health-concern"
+    code = ((section or {}).get("code") or {}).get("code")
+    c = concept(code, "ProblemCategory")
+    return c["code"] if c else "problem-list-item"
+
+
+@template_global
+def condition_category(section, parents, category=None) -> dict:
+    """Condition.category from the explicit category, a Health Concern Act parent, or the section."""
+    code = _category_code(section, parents, category)
+    system, display = _CATEGORY_CODES.get(code, (CATEGORY, code))
+    return {"coding": [{"system": system, "code": code, "display": display}]}
+
+
+@template_global
+def condition_profile(src, section, parents, category=None) -> str:
+    if _category_code(section, parents, category) == "encounter-diagnosis":
+        return "http://hl7.org/fhir/us/core/StructureDefinition/us-core-condition-encounter-diagnosis"
+    return "http://hl7.org/fhir/us/core/StructureDefinition/us-core-condition-problems-health-concerns"
+
+
+def _abated(src) -> bool:
+    eff = one((src or {}).get("effectiveTime"))
+    high = eff.get("high") if isinstance(eff, dict) else None
+    return isinstance(high, dict) and bool(high.get("value") or high.get("nullFlavor") == "UNK")
+
+
+@template_global
+def condition_clinical_status(src, concern, status_obs) -> dict | None:
+    """Problem Status observation first, then the concern's statusCode (IG ConceptMaps).
+
+    An abated problem cannot be active (IG): active, recurrence and relapse become
+    inactive. With no status anywhere, the effectiveTime decides (peers agree):
+    resolved when it has an end, else active.
+    """
+    code = None
+    if status_obs:
+        c = concept(one(status_obs.get("value")), "ProblemStatus")
+        code = c["code"] if c else None
+    if not code and concern:
+        c = concept(status_code(concern), "ConditionClinicalStatus")
+        code = c["code"] if c else None
+    abated = _abated(src)
+    if code is None:
+        code = "resolved" if abated else "active"
+    elif abated and code in ("active", "recurrence", "relapse"):
+        code = "inactive"
+    return {"coding": [{"system": CLINICAL, "code": code}]}
+
+
+@template_global
+def condition_verification(src) -> dict | None:
+    if negated(src):
+        return {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+                            "code": "refuted"}]}
+    return None
+
+
+@template_global
+def condition_code(src) -> dict:
+    """Condition.code from the observation value; the text when uncoded; data-absent when nothing."""
+    cc = codeable_concept(one((src or {}).get("value")))
+    if cc:
+        return cc
+    t = text((src or {}).get("text"))
+    if t:
+        return {"text": t}
+    value = one((src or {}).get("value")) or {}
+    return {"extension": [data_absent(value.get("nullFlavor") or "UNK")]}
+
+
+@template_global
+def abatement_unknown(eff) -> dict | None:
+    """_abatementDateTime with data-absent-reason when high is nullFlavor UNK (IG: resolved, date unknown)."""
+    eff = one(eff)
+    high = eff.get("high") if isinstance(eff, dict) else None
+    if isinstance(high, dict) and not high.get("value") and high.get("nullFlavor"):
+        return {"extension": [data_absent(high["nullFlavor"])]}
+    return None
+
+
+_AGE_UNITS = {"a": "year", "mo": "month", "wk": "week", "d": "day", "h": "hour", "min": "minute"}
+
+
+@template_filter
+def age(pq) -> dict | None:
+    """FHIR Age from a PQ in UCUM time units."""
+    from .quantities import number
+    pq = one(pq)
+    if not isinstance(pq, dict):
+        return None
+    v = number(pq.get("value"))
+    unit = (pq.get("unit") or "a").strip()
+    if v is None or unit not in _AGE_UNITS:
+        return None
+    return {"value": v, "unit": _AGE_UNITS[unit], "system": "http://unitsofmeasure.org", "code": unit}
+
+
+@template_filter
+def comments(stmt) -> list[dict]:
+    """Annotations from nested Comment Activities (C-CDA on FHIR: Comment -> Annotation)."""
+    from .dates import datetime
+    from .navigation import related
+    from .participants import author_ref
+    out = []
+    for act in related(stmt, "2.16.840.1.113883.10.20.22.4.64", "2.16.840.1.113883.10.20.1.40"):
+        t = text(act.get("text"))
+        if not t:
+            continue
+        note = {"text": t}
+        author = one(act.get("author"))
+        if author:
+            ref = author_ref(author)
+            if ref:
+                note["authorReference"] = ref
+            when = datetime(author.get("time"))
+            if when:
+                note["time"] = when
+        out.append(note)
+    return out

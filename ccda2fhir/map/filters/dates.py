@@ -1,0 +1,176 @@
+"""TS / IVL_TS -> FHIR date, dateTime, instant and Period (C-CDA on FHIR 'Time/Dates').
+
+Precision is kept as written. A time of day is only kept when the source gives
+its UTC offset: FHIR dateTime requires one, and inventing a zone would move the
+moment, so a time without offset drops to date precision, as the IG says.
+"""
+from __future__ import annotations
+
+import calendar
+import re
+
+from .navigation import many, one
+from .registry import template_filter
+
+_TS = re.compile(
+    r"^(?P<y>\d{4})(?P<mo>\d{2})?(?P<d>\d{2})?(?P<h>\d{2})?(?P<mi>\d{2})?(?P<s>\d{2})?"
+    r"(?P<f>\.\d+)?(?P<tz>Z|[+-]\d{2}(?::?\d{2})?)?$")
+# Some senders write ISO 8601 into TS values; read those too.
+_ISO_SEPARATORS = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?)?")
+
+
+def _warn(reason: str) -> None:
+    try:
+        from ..conversion import current
+        current().warn(reason, level="partial")
+    except LookupError:
+        pass
+
+
+class TS:
+    """A parsed CDA timestamp."""
+
+    __slots__ = ("y", "mo", "d", "h", "mi", "s", "f", "tz")
+
+    def __init__(self, y, mo, d, h, mi, s, f, tz):
+        self.y, self.mo, self.d, self.h, self.mi, self.s, self.f, self.tz = y, mo, d, h, mi, s, f, tz
+
+    def date(self) -> str:
+        out = self.y
+        if self.mo:
+            out += f"-{self.mo}"
+            if self.d:
+                out += f"-{self.d}"
+        return out
+
+    def datetime(self) -> str:
+        if self.h is None or self.tz is None or self.d is None:
+            return self.date()
+        return f"{self.date()}T{self.h}:{self.mi or '00'}:{self.s or '00'}{self.f or ''}{self.tz}"
+
+
+def parse_ts(value) -> TS | None:
+    """Parse a TS @value (or a dict carrying one); None when absent or not a valid date."""
+    if isinstance(value, dict):
+        if value.get("nullFlavor") and not value.get("value"):
+            return None
+        value = value.get("value")
+    if not isinstance(value, str):
+        return None
+    raw = value.strip()
+    if not raw:
+        return None
+    iso = _ISO_SEPARATORS.match(raw)
+    compact = raw
+    if iso:
+        compact = "".join(g or "" for g in iso.groups()) + raw[iso.end():].replace(":", "")
+    m = _TS.match(compact)
+    if not m:
+        _warn(f"date {raw!r} is not a valid TS; left out")
+        return None
+    g = m.groupdict()
+    y, mo, d, h, mi, s = g["y"], g["mo"], g["d"], g["h"], g["mi"], g["s"]
+    try:
+        if mo and not 1 <= int(mo) <= 12:
+            raise ValueError("month")
+        if d and not 1 <= int(d) <= calendar.monthrange(int(y), int(mo))[1]:
+            raise ValueError("day")
+        if h and not 0 <= int(h) <= 23:
+            raise ValueError("hour")
+        if mi and not 0 <= int(mi) <= 59:
+            raise ValueError("minute")
+        if s and not 0 <= int(s) <= 60:
+            raise ValueError("second")
+        if int(y) == 0:
+            raise ValueError("year")
+    except ValueError as exc:
+        _warn(f"date {raw!r} has an impossible {exc}; left out")
+        return None
+    tz = g["tz"]
+    if tz and tz != "Z":
+        sign, digits = tz[0], tz[1:].replace(":", "")
+        hh, mm = digits[:2], digits[2:4] or "00"
+        if int(hh) > 14 or int(mm) > 59:
+            _warn(f"date {raw!r} has an impossible UTC offset; offset left out")
+            tz = None
+        else:
+            tz = f"{sign}{hh}:{mm}"
+    frac = g["f"]
+    if frac and len(frac) > 10:
+        frac = frac[:10]
+    return TS(y, mo, d, h, mi, s, frac if s else None, tz)
+
+
+@template_filter
+def date(value) -> str | None:
+    """FHIR date (YYYY, YYYY-MM or YYYY-MM-DD) from a TS."""
+    ts = parse_ts(one(value))
+    return ts.date() if ts else None
+
+
+@template_filter
+def datetime(value) -> str | None:
+    """FHIR dateTime from a TS, or from an IVL_TS's @value/center."""
+    value = one(value)
+    if isinstance(value, dict) and not value.get("value") and isinstance(value.get("center"), dict):
+        value = value["center"]
+    ts = parse_ts(value)
+    return ts.datetime() if ts else None
+
+
+@template_filter
+def instant(value) -> str | None:
+    """FHIR instant: only when the TS has a full time of day and a UTC offset."""
+    ts = parse_ts(one(value))
+    if ts and ts.h is not None and ts.tz and ts.d:
+        return ts.datetime()
+    return None
+
+
+@template_filter
+def period(ivl) -> dict | None:
+    """FHIR Period from an IVL_TS's low/high (None when it has only @value)."""
+    ivl = one(ivl)
+    if not isinstance(ivl, dict):
+        return None
+    start = datetime(ivl.get("low"))
+    end = datetime(ivl.get("high"))
+    if not start and not end:
+        return None
+    out = {}
+    if start:
+        out["start"] = start
+    if end:
+        out["end"] = end
+    return out
+
+
+@template_filter
+def start(ivl) -> str | None:
+    """The dateTime an IVL_TS starts: low, else @value, else center."""
+    ivl = one(ivl)
+    if not isinstance(ivl, dict):
+        return None
+    return datetime(ivl.get("low")) or datetime(ivl)
+
+
+@template_filter
+def end(ivl) -> str | None:
+    """The dateTime an IVL_TS ends (high)."""
+    ivl = one(ivl)
+    return datetime(ivl.get("high")) if isinstance(ivl, dict) else None
+
+
+@template_filter
+def earliest(values) -> str | None:
+    """The earliest dateTime among TS values (author times, say)."""
+    found = [(t.date() + (t.h or "") + (t.mi or ""), t.datetime()) for t in
+             (parse_ts(v) for v in many(values)) if t]
+    return min(found)[1] if found else None
+
+
+@template_filter
+def latest(values) -> str | None:
+    found = [(t.date() + (t.h or "") + (t.mi or ""), t.datetime()) for t in
+             (parse_ts(v) for v in many(values)) if t]
+    return max(found)[1] if found else None

@@ -1,0 +1,26 @@
+"""Looking across the whole document (for facts the header needs from the body)."""
+from __future__ import annotations
+
+from .navigation import children, has_template, statement_of
+from .registry import template_global
+
+
+def _conversion():
+    from ..conversion import current
+    return current()
+
+
+@template_global
+def document_statements(*roots: str) -> list[dict]:
+    """Every statement in the body carrying one of these templateId roots, in document order."""
+    found = []
+    for section in _conversion().doc["sections"]:
+        for entry in section["entries"]:
+            _, stmt = statement_of(entry)
+            stack = [stmt] if stmt else []
+            while stack:
+                s = stack.pop(0)
+                if has_template(s, *roots):
+                    found.append(s)
+                stack.extend(children(s))
+    return found

@@ -1,0 +1,137 @@
+"""PQ, IVL_PQ, RTO, INT, REAL -> FHIR Quantity, Range, Ratio and numbers.
+
+Numbers stay JSON numbers: integers as integers, decimals as decimals. A comma
+decimal separator ("98,6") is read as a point; anything else not a number is
+reported and left out. The unit goes to Quantity.code with the UCUM system when
+it is a plausible UCUM code, and always to Quantity.unit; unit "1" (UCUM's unity)
+is kept as code only.
+"""
+from __future__ import annotations
+
+import math
+import re
+from decimal import Decimal, InvalidOperation
+
+from .navigation import many, one
+from .registry import template_filter
+
+UCUM = "http://unitsofmeasure.org"
+_NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
+# UCUM codes have no spaces and use a small alphabet; free-text units ("tablets") are not UCUM.
+_UCUM_LIKE = re.compile(r"^[A-Za-z0-9%\[\]{}/.*^'\-_()]+$")
+_NOT_UCUM = frozenset({"tablet", "tablets", "tab", "puff", "puffs", "capsule", "capsules", "cap",
+                       "drop", "drops", "unit", "units", "each", "patch", "spray", "sprays"})
+
+
+def _warn(reason: str) -> None:
+    try:
+        from ..conversion import current
+        current().warn(reason, level="partial")
+    except LookupError:
+        pass
+
+
+@template_filter
+def number(value):
+    """A JSON number from a CDA numeric string (int when integral as written)."""
+    if isinstance(value, dict):
+        value = value.get("value")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    if not isinstance(value, str):
+        return None
+    raw = value.strip().replace(" ", "")
+    if not raw:
+        return None
+    if not _NUMBER.match(raw):
+        _warn(f"{value!r} is not a number; left out")
+        return None
+    if "," in raw:
+        raw = raw.replace(",", ".")
+    try:
+        d = Decimal(raw)
+    except InvalidOperation:  # pragma: no cover - the pattern guards this
+        return None
+    if not d.is_finite():
+        return None
+    if "." not in raw and "e" not in raw.lower():
+        return int(d)
+    f = float(d)
+    return f if math.isfinite(f) else None
+
+
+def _unit_coding(unit: str | None) -> dict:
+    if not unit:
+        return {}
+    unit = unit.strip()
+    if not unit:
+        return {}
+    if unit == "1":
+        return {"system": UCUM, "code": "1"}
+    if _UCUM_LIKE.match(unit) and unit.lower() not in _NOT_UCUM:
+        return {"unit": unit, "system": UCUM, "code": unit}
+    return {"unit": unit}
+
+
+@template_filter
+def quantity(pq) -> dict | None:
+    """FHIR Quantity from a PQ (value + UCUM unit); None without a numeric value."""
+    pq = one(pq)
+    if not isinstance(pq, dict) or pq.get("nullFlavor") and not pq.get("value"):
+        return None
+    v = number(pq.get("value"))
+    if v is None:
+        return None
+    return {"value": v, **_unit_coding(pq.get("unit"))}
+
+
+@template_filter
+def simple_quantity(pq) -> dict | None:
+    """Quantity without a comparator (SimpleQuantity)."""
+    return quantity(pq)
+
+
+@template_filter
+def range_(ivl) -> dict | None:
+    """FHIR Range from an IVL_PQ's low/high (or @value as both)."""
+    ivl = one(ivl)
+    if not isinstance(ivl, dict):
+        return None
+    low, high = quantity(ivl.get("low")), quantity(ivl.get("high"))
+    if not low and not high and ivl.get("value") is not None:
+        q = quantity(ivl)
+        low = high = q
+    out = {}
+    if low:
+        out["low"] = low
+    if high:
+        out["high"] = high
+    return out or None
+
+
+@template_filter
+def ratio(rto) -> dict | None:
+    """FHIR Ratio from an RTO (numerator/denominator as Quantities)."""
+    rto = one(rto)
+    if not isinstance(rto, dict):
+        return None
+    num = quantity(rto.get("numerator"))
+    den = quantity(rto.get("denominator"))
+    if not num and not den:
+        return None
+    out = {}
+    if num:
+        out["numerator"] = num
+    if den:
+        out["denominator"] = den
+    return out
+
+
+@template_filter
+def quantities(items) -> list[dict]:
+    return [q for q in (quantity(x) for x in many(items)) if q]
+
+
+# Jinja cannot name a filter 'range' without shadowing the global; templates use 'range_pq'.
+from .registry import FILTERS  # noqa: E402
+FILTERS["range_pq"] = FILTERS.pop("range_")
