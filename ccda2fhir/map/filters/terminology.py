@@ -28,9 +28,13 @@ def identifier_systems() -> dict:
 @lru_cache(maxsize=1)
 def concept_maps() -> dict:
     maps = _data("conceptmaps.json")
-    extra = _data("valuemaps.json")
-    for name, table in extra.items():
-        maps.setdefault(name, {}).update(table)
+    folder = resources.files("ccda2fhir.data").joinpath("valuemaps")
+    for path in sorted(folder.iterdir(), key=lambda p: p.name):
+        if path.name.endswith(".json"):
+            for name, table in json.loads(path.read_text()).items():
+                if not name.startswith("_"):
+                    maps.setdefault(name, {}).update(
+                        {k: v for k, v in table.items() if not k.startswith("_")})
     return maps
 
 
