@@ -1,0 +1,102 @@
+"""The command line: `ccda2fhir convert ...` (one file or thousands) and `ccda2fhir serve`."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import orjson
+
+from ..batch import convert_many, find_documents
+from ..convert import convert_with_report
+from ..errors import ConversionError
+from ..parse import DEFAULT_MAX_BYTES
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="ccda2fhir", description="Convert HL7 C-CDA documents to FHIR R4 batch Bundles.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("convert", help="convert one document (or '-' for stdin), or many files/folders")
+    c.add_argument("inputs", nargs="+", metavar="INPUT", help="a C-CDA file, a folder of them, or - for stdin")
+    c.add_argument("--patient-id", required=False,
+                   help="the Patient id to use (required for one document; for many, may contain {stem}; "
+                        "default {stem})")
+    c.add_argument("-o", "--output", help="output file (one document) or folder (many); default stdout")
+    fmt = c.add_mutually_exclusive_group()
+    fmt.add_argument("--pretty", action="store_true", help="indented JSON")
+    fmt.add_argument("--compact", action="store_true", help="compact JSON (the default)")
+    c.add_argument("--report", metavar="FILE", help="write the unmapped-entries report as JSON to FILE")
+    c.add_argument("--embed-source", action="store_true",
+                   help="embed the source XML (base64) in the source DocumentReference")
+    c.add_argument("--jobs", type=int, default=None, help="parallel workers for many documents (default: CPUs)")
+    c.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="largest input accepted")
+    s = sub.add_parser("serve", help="serve POST /convert/v1/ccda/to/fhir?patientId=ID")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8080)
+    s.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES)
+    return ap
+
+
+def _convert_one(a) -> int:
+    src = a.inputs[0]
+    if not a.patient_id:
+        print("ccda2fhir: error: --patient-id is required", file=sys.stderr)
+        return 2
+    data = sys.stdin.buffer.read() if src == "-" else Path(src)
+    try:
+        bundle, report = convert_with_report(data, a.patient_id, max_bytes=a.max_bytes,
+                                             embed_source=a.embed_source)
+    except (ConversionError, ValueError) as exc:
+        print(f"ccda2fhir: error: {src}: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"ccda2fhir: error: {src}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    out = orjson.dumps(bundle, option=orjson.OPT_INDENT_2 if a.pretty else 0)
+    if a.output:
+        Path(a.output).write_bytes(out + b"\n")
+    else:
+        sys.stdout.buffer.write(out + b"\n")
+    if a.report:
+        Path(a.report).write_bytes(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2))
+    print(f"ccda2fhir: {src}: {report.summary()}", file=sys.stderr)
+    return 0
+
+
+def _convert_many(a) -> int:
+    if not a.output:
+        print("ccda2fhir: error: -o/--output FOLDER is required for more than one document", file=sys.stderr)
+        return 2
+    failed = total = 0
+    reports = {}
+    for o in convert_many(a.inputs, a.output, patient_id=a.patient_id or "{stem}", jobs=a.jobs,
+                          pretty=a.pretty, embed_source=a.embed_source, with_report=bool(a.report)):
+        total += 1
+        if o.error:
+            failed += 1
+            print(f"ccda2fhir: error: {o.source}: {o.error}", file=sys.stderr)
+        elif o.report is not None:
+            reports[o.source] = o.report
+    if a.report:
+        Path(a.report).write_bytes(orjson.dumps(reports, option=orjson.OPT_INDENT_2))
+    print(f"ccda2fhir: converted {total - failed} of {total} documents into {a.output}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `ccda2fhir` command."""
+    a = _parser().parse_args(argv)
+    if a.command == "serve":
+        from .http import serve
+        print(f"ccda2fhir: serving http://{a.host}:{a.port}/convert/v1/ccda/to/fhir", file=sys.stderr)
+        serve(a.host, a.port, a.max_bytes)
+        return 0
+    many = len(a.inputs) > 1 or (a.inputs[0] != "-" and Path(a.inputs[0]).is_dir())
+    if many and not find_documents(a.inputs):
+        print("ccda2fhir: error: no C-CDA files (.xml, .ccda, .cda) found", file=sys.stderr)
+        return 1
+    return _convert_many(a) if many else _convert_one(a)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
