@@ -1,0 +1,39 @@
+"""Nothing dropped silently: what is not mapped is reported with section, templateId and line."""
+from __future__ import annotations
+
+import ccda2fhir
+from support.wrap import wrap_fragment
+
+UNKNOWN_ENTRY = """<section><templateId root="2.16.840.1.113883.10.20.22.2.5.1"/>
+<code code="11450-4" codeSystem="2.16.840.1.113883.6.1"/><title>Problems</title>
+<entry><act classCode="ACT" moodCode="EVN"><templateId root="9.9.9.9.9"/>
+<code nullFlavor="NI"/></act></entry>
+<entry><observation classCode="OBS" moodCode="EVN"><templateId root="9.9.9.9.8"/>
+<code code="1234-5" codeSystem="2.16.840.1.113883.6.1"/><value xsi:type="ST">free text</value></observation></entry>
+</section>"""
+
+
+def test_unknown_entries_are_reported_with_where():
+    bundle, report = ccda2fhir.convert(wrap_fragment(UNKNOWN_ENTRY), "r-1", report=True)
+    unmapped = [i for i in report.issues if i.level == "unmapped"]
+    assert len(unmapped) == 1
+    issue = unmapped[0]
+    assert issue.template_id == "9.9.9.9.9" and issue.element == "act"
+    assert issue.section.startswith("2.16.840.1.113883.10.20.22.2.5.1") and "Problems" in issue.section
+    assert isinstance(issue.line, int) and issue.line > 1
+    assert "9.9.9.9.9" in str(issue) and f"line {issue.line}" in str(issue)
+    # the unknown observation is kept as a generic Observation, and that is reported too
+    generic = [i for i in report.issues if i.level == "partial" and i.template_id == "9.9.9.9.8"]
+    assert generic and "generic" in generic[0].reason
+    obs = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"]
+    assert obs[0]["code"]["coding"][0]["code"] == "1234-5"
+    assert report.entries_seen == 2
+    assert "2 entries" in report.summary()
+    assert report.as_dict()["issues"][0]["level"]
+
+
+def test_convert_with_report_matches_convert():
+    xml = wrap_fragment(UNKNOWN_ENTRY)
+    bundle, report = ccda2fhir.convert_with_report(xml, "r-2")
+    assert bundle == ccda2fhir.convert(xml, "r-2")
+    assert report.unmapped()
