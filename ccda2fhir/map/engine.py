@@ -56,7 +56,20 @@ def environment() -> jinja2.Environment:
     return env
 
 
+@lru_cache(maxsize=None)
+def _compiled(template: str) -> jinja2.Template:
+    return environment().get_template(f"{template}.json.j2")
+
+
+@lru_cache(maxsize=1)
+def _base_variables() -> dict:
+    return dict(environment().globals)
+
+
 def render(template: str, variables: dict) -> dict:
     """Render ``templates/<template>.json.j2`` and parse it into a dict."""
-    text = environment().get_template(f"{template}.json.j2").render(variables)
-    return orjson.loads(text)
+    tpl = _compiled(template)
+    # Template.render would copy the environment's globals through a ChainMap on
+    # every call; one flat dict copy of them is several times cheaper.
+    context = tpl.new_context({**_base_variables(), **variables}, shared=True)
+    return orjson.loads(tpl.environment.concat(tpl.root_render_func(context)))
