@@ -1,0 +1,204 @@
+"""Immunization Activity specifics (C-CDA on FHIR: CF-immunizations)."""
+from __future__ import annotations
+
+from .codes import codeable_concept, coding
+from .navigation import has_template, many, one, related
+from .registry import template_filter, template_global
+from .status import data_absent, negated, status_code
+from .terminology import concept
+from .text import text
+
+REFUSAL_REASON = ("2.16.840.1.113883.10.20.22.4.53", "2.16.840.1.113883.10.20.1.27.1")
+QRDA_REASON = "2.16.840.1.113883.10.20.24.3.88"
+REACTION = ("2.16.840.1.113883.10.20.22.4.9", "2.16.840.1.113883.10.20.1.54")
+INSTRUCTION = ("2.16.840.1.113883.10.20.22.4.20", "2.16.840.1.113883.10.20.1.49")
+PLANNED_IMMUNIZATION = "2.16.840.1.113883.10.20.22.4.120"
+
+
+def _conv():
+    from ..conversion import current
+    return current()
+
+
+@template_global
+def no_information(src) -> bool:
+    """A statement carrying a nullFlavor itself ('no information whether ...'): nothing is
+    asserted, so no resource is made; the report says so."""
+    if isinstance(src, dict) and src.get("nullFlavor"):
+        try:
+            _conv().warn(f"statement has nullFlavor {src['nullFlavor']} (no information): "
+                         "no resource made", level="unmapped")
+        except LookupError:
+            pass
+        return True
+    return False
+
+
+@template_global
+def immunization_status(src) -> str:
+    """negationInd true -> not-done (IG); else the IG ConceptMap ImmunizationStatus; active or
+    no status on a historical (EVN) immunization -> completed."""
+    if negated(src):
+        return "not-done"
+    c = concept(status_code(src), "ImmunizationStatus")
+    return c["code"] if c else "completed"
+
+
+@template_filter
+def refusal_reasons(src) -> list[dict]:
+    """Immunization Refusal Reason (4.53: its code) and QRDA Reason (24.3.88: its value)."""
+    out = []
+    for obs in related(src, *REFUSAL_REASON, QRDA_REASON):
+        cc = None
+        if has_template(obs, QRDA_REASON):
+            cc = codeable_concept(one(obs.get("value")))
+        cc = cc or codeable_concept(obs.get("code"))
+        if cc and cc not in out:
+            out.append(cc)
+    return out
+
+
+@template_filter
+def vaccine_code(material) -> dict:
+    """vaccineCode: the CVX code with its translations (NDC...), else the name, else data-absent."""
+    from .medications import med_concept
+    return med_concept(material)
+
+
+@template_global
+def occurrence(src) -> dict:
+    """{'occurrenceDateTime': ...} from effectiveTime @value or low (IG); else
+    {'occurrenceString': ...} (occurrence[x] is required) with the time's own words."""
+    from .dates import start
+    eff = one((src or {}).get("effectiveTime"))
+    when = start(eff)
+    if when:
+        return {"occurrenceDateTime": when}
+    words = None
+    if isinstance(eff, dict):
+        low = eff.get("low") if isinstance(eff.get("low"), dict) else {}
+        nf = eff.get("nullFlavor") or low.get("nullFlavor")
+        c = concept(nf, "NullFlavorDataAbsentReason") if nf else None
+        words = (c.get("display") or c.get("code")) if c else None
+    return {"occurrenceString": words or "unknown"}
+
+
+@template_global
+def primary_source(src) -> dict:
+    """primarySource (the IG: 'unavailable in CDA', so data-absent-reason by default).
+
+    An <informant> on the statement says who the record came from: when the informant is
+    not one of the performers (the patient, a relative, another provider's record) the
+    data is secondary -> primarySource false. Otherwise {'_primarySource': data-absent}.
+    """
+    from .identifiers import id_key
+    performer_keys = {id_key((p.get("assignedEntity") or {}).get("id"))
+                      for p in many((src or {}).get("performer")) if isinstance(p, dict)}
+    for inf in many((src or {}).get("informant")):
+        if not isinstance(inf, dict):
+            continue
+        entity = inf.get("relatedEntity") or inf.get("assignedEntity")
+        if not isinstance(entity, dict):
+            continue
+        key = id_key(entity.get("id"))
+        if key is None or key not in performer_keys:
+            return {"primarySource": False}
+    return {"_primarySource": {"extension": [data_absent("UNK")]}}
+
+
+@template_filter
+def immunization_performers(src) -> list[dict]:
+    """performer: each performer as actor, function AP (administering provider) (IG)."""
+    from .participants import performer_ref
+    out = []
+    for p in many((src or {}).get("performer")):
+        ref = performer_ref(p)
+        if ref:
+            out.append({"function": {"coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/v2-0443", "code": "AP",
+                "display": "Administering Provider"}]}, "actor": ref})
+    return out
+
+
+@template_filter
+def dose_number(src):
+    """protocolApplied.doseNumberPositiveInt from repeatNumber (@value, else low)."""
+    from .quantities import number
+    rn = one((src or {}).get("repeatNumber"))
+    if not isinstance(rn, dict):
+        return None
+    n = number(rn.get("value")) if rn.get("value") is not None else number(rn.get("low"))
+    return n if isinstance(n, int) and n > 0 else None
+
+
+@template_filter
+def reactions(src, parents=None) -> list[dict]:
+    """reaction: each Reaction Observation (4.9) as an Observation (detail) with its date (IG:
+    'reaction observation value mapped to reaction detail (Observation) valueCodeableConcept')."""
+    from .dates import start
+    out = []
+    for obs in related(src, *REACTION):
+        ref = _conv().emit("resource/Observation", src=obs, parents=[src] + many(parents),
+                           element="observation")
+        item = {}
+        when = start(one(obs.get("effectiveTime")))
+        if when:
+            item["date"] = when
+        if ref:
+            item["detail"] = ref
+        if item:
+            out.append(item)
+    return out
+
+
+@template_filter
+def education(src) -> list[dict]:
+    """education from Instruction acts (4.20): documentType from the instruction's words
+    (Immunization.education needs documentType or reference), presentationDate from its time."""
+    from .dates import datetime as dt
+    out = []
+    for act in related(src, *INSTRUCTION):
+        code = act.get("code") if isinstance(act.get("code"), dict) else {}
+        words = text(act.get("text")) or (code.get("displayName") or "").strip() or None
+        if not words:
+            cod = coding(code)
+            words = cod["code"] if cod else None
+        if not words:
+            continue
+        item = {"documentType": words}
+        when = dt(one(act.get("effectiveTime")))
+        if when:
+            item["presentationDate"] = when
+        out.append(item)
+    return out
+
+
+@template_filter
+def instruction_notes(src) -> list[dict]:
+    """Instruction act texts as notes (education carries only their kind)."""
+    out = []
+    for act in related(src, *INSTRUCTION):
+        t = text(act.get("text"))
+        if t:
+            out.append({"text": t})
+    return out
+
+
+@template_global
+def forecast_status(src) -> dict:
+    """ImmunizationRecommendation.recommendation.forecastStatus: a planned immunization is due;
+    one planned NOT to be given (negationInd) is contraindicated."""
+    code, display = ("contraindicated", "Contraindicated") if negated(src) else ("due", "Due")
+    return {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/immunization-recommendation-status",
+                        "code": code, "display": display}]}
+
+
+@template_global
+def due_date_criterion(src) -> list[dict]:
+    """dateCriterion: when the planned immunization is due (LOINC 30980-7 'Date vaccine due')."""
+    from .dates import start
+    when = start(one((src or {}).get("effectiveTime")))
+    if not when:
+        return []
+    return [{"code": {"coding": [{"system": "http://loinc.org", "code": "30980-7",
+                                   "display": "Date vaccine due"}]}, "value": when}]

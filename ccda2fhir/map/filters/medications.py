@@ -1,0 +1,296 @@
+"""Medication Activity, Supply Order and Dispense specifics (C-CDA on FHIR: CF-medications).
+
+medication[x]: a Medication resource is made (and referenced) when the source
+says more about the product than its code: a manufacturer, a form
+(administrationUnitCode or pharm:formCode), ingredients (pharm:ingredient or a
+Drug Vehicle participant), a lot number (IG 'C-CDA to FHIR (Medication)'). Else
+the code goes to medicationCodeableConcept.
+"""
+from __future__ import annotations
+
+from .codes import codeable_concept, codings
+from .navigation import has_template, many, one, related
+from .registry import template_filter, template_global
+from .status import data_absent, negated, status_code
+from .terminology import concept
+from .text import text
+
+INDICATION = ("2.16.840.1.113883.10.20.22.4.19", "2.16.840.1.113883.10.20.1.28")
+SUPPLY_ORDER = ("2.16.840.1.113883.10.20.22.4.17", "2.16.840.1.113883.10.20.1.34",
+                "1.3.6.1.4.1.19376.1.5.3.1.4.7.3")
+DISPENSE = ("2.16.840.1.113883.10.20.22.4.18", "2.16.840.1.113883.10.20.1.34",
+            "1.3.6.1.4.1.19376.1.5.3.1.4.7.3")
+DRUG_VEHICLE = "2.16.840.1.113883.10.20.22.4.24"
+PLANNED = "2.16.840.1.113883.10.20.22.4.42"
+
+
+def _emit(template: str, **variables):
+    from ..conversion import current
+    return current().emit(template, **variables)
+
+
+def product_of(stmt) -> dict | None:
+    """The manufacturedProduct of a substanceAdministration (consumable) or supply (product)."""
+    if not isinstance(stmt, dict):
+        return None
+    holder = stmt.get("consumable") or stmt.get("product")
+    mp = holder.get("manufacturedProduct") if isinstance(holder, dict) else None
+    return mp if isinstance(mp, dict) else None
+
+
+def material_of(product) -> dict:
+    if not isinstance(product, dict):
+        return {}
+    m = product.get("manufacturedMaterial") or product.get("manufacturedLabeledDrug")
+    return m if isinstance(m, dict) else {}
+
+
+def _has_product(product) -> bool:
+    m = material_of(product)
+    return bool(codings(m.get("code")) or text(one(m.get("name"))) or
+                (isinstance(m.get("code"), dict) and codeable_concept(m["code"])))
+
+
+def _vehicles(stmt) -> list[dict]:
+    out = []
+    for p in many((stmt or {}).get("participant")):
+        role = p.get("participantRole") if isinstance(p, dict) else None
+        if isinstance(role, dict) and (p.get("typeCode") == "CSM" or has_template(role, DRUG_VEHICLE)):
+            ent = role.get("playingEntity")
+            if isinstance(ent, dict):
+                out.append(ent)
+    return out
+
+
+def _form(stmt, material) -> dict | None:
+    return codeable_concept(material.get("formCode")) or codeable_concept(stmt.get("administrationUnitCode"))
+
+
+@template_filter
+def med_concept(material) -> dict:
+    """The CodeableConcept of a manufacturedMaterial: code (+translations), else its name, else
+    data-absent (a MedicationStatement/Request needs medication[x])."""
+    material = material or {}
+    cc = codeable_concept(material.get("code"))
+    name = text(one(material.get("name")))
+    if cc:
+        if name and "text" not in cc and not cc.get("coding"):
+            cc["text"] = name
+        return cc
+    if name:
+        return {"text": name}
+    code = material.get("code") if isinstance(material.get("code"), dict) else {}
+    return {"extension": [data_absent(code.get("nullFlavor") or "UNK")]}
+
+
+def _needs_resource(stmt, product, material) -> bool:
+    return bool(isinstance(product.get("manufacturerOrganization"), dict)
+                or _form(stmt, material) or many(material.get("ingredient"))
+                or _vehicles(stmt) or (material.get("lotNumberText") or {}).get("_text"))
+
+
+@template_global
+def medication(stmt, parents=None) -> dict:
+    """{'medicationCodeableConcept': ...} or {'medicationReference': ...} for a statement.
+
+    A supply without a product of its own takes its parent Medication Activity's.
+    """
+    product = product_of(stmt)
+    owner = stmt
+    if not _has_product(product):
+        for p in many(parents):
+            if _has_product(product_of(p)):
+                product, owner = product_of(p), p
+                break
+    product = product or {}
+    material = material_of(product)
+    if _needs_resource(owner, product, material):
+        ref = _emit("resource/Medication", src=owner, product=product, material=material)
+        if ref:
+            return {"medicationReference": ref}
+    return {"medicationCodeableConcept": med_concept(material)}
+
+
+@template_filter
+def med_form(stmt, material) -> dict | None:
+    return _form(stmt or {}, material or {})
+
+
+@template_filter
+def med_ingredients(stmt, material) -> list[dict]:
+    """Medication.ingredient: pharm:ingredient substances (with strength), drug vehicles (isActive false)."""
+    out = []
+    from .quantities import ratio
+    for ing in many((material or {}).get("ingredient")):
+        if not isinstance(ing, dict):
+            continue
+        sub = ing.get("ingredientSubstance") if isinstance(ing.get("ingredientSubstance"), dict) else {}
+        cc = codeable_concept(sub.get("code")) or ({"text": text(one(sub.get("name")))}
+                                                   if text(one(sub.get("name"))) else None)
+        if not cc:
+            continue
+        item = {"itemCodeableConcept": cc}
+        cls = ing.get("classCode")
+        if cls in ("ACTI", "ACTIB", "ACTIM", "ACTIR"):
+            item["isActive"] = True
+        elif cls in ("BASE", "IACT", "ADTV"):
+            item["isActive"] = False
+        strength = ratio(ing.get("quantity"))
+        if strength and strength.get("numerator") and strength.get("denominator"):
+            item["strength"] = strength
+        out.append(item)
+    for ent in _vehicles(stmt):
+        cc = codeable_concept(ent.get("code")) or ({"text": text(one(ent.get("name")))}
+                                                   if text(one(ent.get("name"))) else None)
+        if cc:
+            if "text" not in cc and text(one(ent.get("name"))):
+                cc["text"] = text(one(ent.get("name")))
+            out.append({"itemCodeableConcept": cc, "isActive": False})
+    return out
+
+
+@template_filter
+def lot_number(material) -> str | None:
+    lot = (material or {}).get("lotNumberText")
+    return text(lot) if lot else None
+
+
+@template_global
+def medication_request_status(stmt) -> str:
+    """MedicationRequest.status: IG ConceptMap MedicationStatus, then the codes it leaves out."""
+    code = status_code(stmt)
+    c = concept(code, "MedicationStatus") or concept(code, "MedicationRequestStatusExtra")
+    return c["code"] if c else "unknown"
+
+
+@template_global
+def medication_statement_status(stmt) -> str:
+    """MedicationStatement.status; a negated statement (not taken) -> not-taken."""
+    if negated(stmt):
+        return "not-taken"
+    c = concept(status_code(stmt), "MedicationStatementStatus")
+    return c["code"] if c else "unknown"
+
+
+@template_global
+def medication_intent(stmt, element=None) -> str:
+    """MedicationRequest.intent: Planned Medication Activity (4.42) -> plan (RQO order, PRP proposal);
+    Medication Activity mood via the IG ConceptMap MedActivityMood (INT -> order); a Supply Order -> order.
+
+    The IG's example output writes 'plan' for INT; the published ConceptMap says 'order',
+    and a prescription is an order in US Core: the ConceptMap is followed.
+    """
+    mood = (stmt or {}).get("moodCode") or "INT"
+    if element == "supply":
+        return "order"
+    if has_template(stmt, PLANNED):
+        c = concept(mood, "PlannedMedicationIntent")
+        return c["code"] if c else "plan"
+    c = concept(mood, "MedicationRequestIntent")
+    return c["code"] if c else "order"
+
+
+@template_filter
+def indications(stmt) -> list[dict]:
+    """reasonCode from Indication observations (4.19): their value (the code when no value)."""
+    out = []
+    for obs in related(stmt, *INDICATION):
+        cc = codeable_concept(one(obs.get("value")))
+        if not cc:
+            code = obs.get("code") if isinstance(obs.get("code"), dict) else {}
+            if code.get("code") not in (None, "404684003", "75321-0", "ASSERTION", "409586006"):
+                cc = codeable_concept(code)
+        if cc and cc not in out:
+            out.append(cc)
+    return out
+
+
+def supply_orders(stmt) -> list[dict]:
+    """Nested supply orders (4.17; R1.1/IHE supply activities not in EVN mood)."""
+    return [s for s in related(stmt, *SUPPLY_ORDER) if s.get("moodCode", "INT") != "EVN"]
+
+
+def dispenses(stmt) -> list[dict]:
+    """Nested Medication Dispenses (4.18; R1.1/IHE supply activities in EVN mood)."""
+    return [s for s in related(stmt, *DISPENSE) if s.get("moodCode", "EVN") == "EVN"]
+
+
+@template_filter
+def dispense_request(stmt, own: bool = False) -> dict | None:
+    """MedicationRequest.dispenseRequest from the first Medication Supply Order (4.17)
+    nested in ``stmt`` (``own``: ``stmt`` is the supply order itself).
+
+    repeatNumber counts every fill; numberOfRepeatsAllowed leaves the first out (IG).
+    """
+    from .dates import period
+    from .quantities import number, quantity
+    orders = [stmt] if own and isinstance(stmt, dict) else supply_orders(stmt)
+    if not orders:
+        return None
+    s = orders[0]
+    out = {}
+    per = period(one(s.get("effectiveTime")))
+    if per:
+        out["validityPeriod"] = per
+    rn = number(one(s.get("repeatNumber")))
+    if isinstance(rn, int) and rn >= 1:
+        out["numberOfRepeatsAllowed"] = rn - 1
+    q = quantity(s.get("quantity"))
+    if q:
+        out["quantity"] = q
+    dur = quantity(s.get("expectedUseTime"))
+    if dur:
+        out["expectedSupplyDuration"] = dur
+    perf = one(s.get("performer"))
+    if isinstance(perf, dict):
+        from .participants import performer_ref
+        ref = performer_ref(perf)
+        if ref and ref["reference"].startswith("Organization/"):
+            out["performer"] = ref
+    return out or None
+
+
+@template_filter
+def supply_request_refs(stmt, parents=None) -> list[dict]:
+    """MedicationRequests made from the Supply Orders of a medication history (EVN) entry.
+
+    A MedicationStatement has no dispenseRequest: the order it was based on becomes
+    its own MedicationRequest (intent order) and MedicationStatement.basedOn points to it.
+    """
+    out = []
+    for s in supply_orders(stmt):
+        ref = _emit("resource/MedicationRequest", src=s, parents=[stmt] + many(parents), element="supply")
+        if ref:
+            out.append(ref)
+    return out
+
+
+@template_filter
+def dispense_refs(stmt, parents=None, prescription=None) -> list[dict]:
+    """MedicationDispenses made from the Medication Dispense (4.18) supplies of a statement."""
+    out = []
+    for s in dispenses(stmt):
+        ref = _emit("resource/MedicationDispense", src=s, parents=[stmt] + many(parents),
+                    prescription=prescription)
+        if ref:
+            out.append(ref)
+    return out
+
+
+@template_filter
+def supply_source(stmt, parents=None) -> dict:
+    """For a supply: the Medication Activity it belongs to (its parent), else {}."""
+    for p in many(parents):
+        if isinstance(p, dict) and p.get("consumable") is not None:
+            return p
+    return {}
+
+
+@template_global
+def own_ref(resource_type: str, ids) -> dict | None:
+    """The Reference the statement being rendered will have (from its identifiers), so the
+    resources it makes (dispenses) can point back to it; None when it has no identifier."""
+    from ...assemble.ids import resource_id
+    from .identifiers import id_key
+    key = id_key(ids)
+    return {"reference": f"{resource_type}/{resource_id(resource_type, key)}"} if key else None
