@@ -1,9 +1,26 @@
 """Section narrative -> FHIR XHTML, and the text behind every ID the entries reference.
 
-CDA narrative elements become their XHTML equivalents; only elements and
-attributes FHIR's narrative rules allow are written (no script, no event
-attributes, no javascript: or other active links). Whatever the narrative
-holds, the output is well-formed XHTML inside one <div xmlns="http://www.w3.org/1999/xhtml">.
+CDA narrative elements become their XHTML equivalents (C-CDA on FHIR, 'Narrative
+Text'); only what FHIR's narrative rules (R4 narrative.html) allow is written:
+
+- elements: a fixed list of basic XHTML elements; active or embedded content
+  (script, style, object, embed, iframe, form and its controls, base, link, meta,
+  frames, svg, math, audio, video, img) is dropped with everything inside it;
+- attributes: a fixed list of presentational/table ones plus ``id``, ``class``,
+  ``href`` and ``lang``; every event attribute (on*) and ``style`` are dropped
+  (our choice: FHIR allows style, but CSS can carry url()/expression(), and CDA
+  has no style attribute: styleCode becomes ``class``);
+- links: only http(s):, mailto: and local (#) hrefs; javascript:, data:,
+  vbscript:, relative and anything else lose the href and keep their text;
+- ids: valid NCNames and unique within the div (a repeated ID is dropped);
+- whitespace runs collapse to one space (except inside pre), the div is trimmed.
+
+Whatever the narrative holds, the output is well-formed XHTML inside one
+``<div xmlns="http://www.w3.org/1999/xhtml">`` with some text in it, or None.
+
+Senders sometimes put escaped HTML in the narrative (``&lt;br&gt;``, which parses
+as the text ``<br>``): line breaks become real ``<br/>`` and ``&nbsp;`` a no-break
+space; any other escaped markup stays visible text (never parsed as markup).
 """
 from __future__ import annotations
 
@@ -13,24 +30,33 @@ from lxml import etree
 
 XHTML = "http://www.w3.org/1999/xhtml"
 _V3 = "{urn:hl7-org:v3}"
-# CDA narrative element -> XHTML element (None: keep the children, drop the element).
+# CDA narrative element -> XHTML element (None: drop the element, keep its tail text).
 _ELEMENTS = {
-    "paragraph": "p", "content": "span", "list": "ul", "item": "li", "caption": "b",
+    "paragraph": "p", "content": "span", "list": "ul", "item": "li", "caption": "caption",
     "table": "table", "thead": "thead", "tbody": "tbody", "tfoot": "tfoot", "tr": "tr",
     "th": "th", "td": "td", "col": "col", "colgroup": "colgroup", "br": "br", "sub": "sub",
-    "sup": "sup", "linkHtml": "a", "footnote": "span", "footnoteRef": "span", "text": "div",
-    "renderMultiMedia": None,
+    "sup": "sup", "linkHtml": "a", "footnote": "span", "footnoteRef": "sup", "text": "div",
+    "renderMultiMedia": "span",
     # XHTML names some senders put straight into the narrative
     "p": "p", "span": "span", "div": "div", "ul": "ul", "ol": "ol", "li": "li", "b": "b",
-    "i": "i", "em": "em", "strong": "strong", "u": "u", "h1": "h3", "h2": "h3", "h3": "h3",
-    "h4": "h4", "h5": "h5", "h6": "h6", "pre": "pre", "code": "code", "small": "small",
-    "big": "big", "tt": "tt", "hr": "hr", "a": "a", "img": None, "font": "span",
+    "i": "i", "em": "em", "strong": "strong", "u": "u", "s": "s", "h1": "h1", "h2": "h2",
+    "h3": "h3", "h4": "h4", "h5": "h5", "h6": "h6", "pre": "pre", "code": "code",
+    "small": "small", "big": "big", "tt": "tt", "hr": "hr", "a": "a", "font": "span",
     "center": "div", "blockquote": "blockquote", "dl": "dl", "dt": "dt", "dd": "dd",
+    "del": "del", "ins": "ins", "q": "q", "cite": "cite", "abbr": "abbr", "acronym": "acronym",
+    "dfn": "dfn", "kbd": "kbd", "samp": "samp", "var": "var", "address": "address",
+    "strike": "span", "nobr": "span", "label": "span", "section": "div", "article": "div",
+    "header": "div", "footer": "div", "main": "div", "nav": "div", "aside": "div",
+    "figure": "div", "figcaption": "p", "mark": "span", "wbr": None,
 }
 # Active or embedded content: dropped with everything inside it.
 _DROP_ALL = frozenset({"script", "style", "iframe", "object", "embed", "applet", "form", "input",
-                       "button", "select", "textarea", "link", "meta", "base", "frame", "frameset",
-                       "svg", "math", "audio", "video", "source", "canvas"})
+                       "button", "select", "textarea", "option", "link", "meta", "base", "frame",
+                       "frameset", "noframes", "svg", "math", "audio", "video", "source", "track",
+                       "canvas", "img", "image", "head", "title", "template", "noscript", "param",
+                       "map", "area", "portal", "dialog"})
+_NO_TEXT = frozenset({"table", "thead", "tbody", "tfoot", "tr", "ul", "ol", "colgroup", "dl"})
+_EMPTY = frozenset({"br", "hr", "col"})          # XHTML elements with no content
 _KEEP_ATTRS = {"colspan", "rowspan", "align", "valign", "char", "charoff", "span", "width",
                "border", "cellpadding", "cellspacing", "summary", "scope", "abbr", "axis",
                "headers", "title", "lang"}
@@ -39,8 +65,11 @@ _STYLE_CLASSES = {"Bold": "bold", "Italics": "italics", "Underline": "underline"
                   "Botrule": "botrule", "Arabic": "arabic", "LittleRoman": "little-roman",
                   "BigRoman": "big-roman", "LittleAlpha": "little-alpha", "BigAlpha": "big-alpha",
                   "Disc": "disc", "Circle": "circle", "Square": "square"}
-_SAFE_HREF = re.compile(r"^(https?:|mailto:|#)", re.I)
-_CLASS_TOKEN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+_SAFE_HREF = re.compile(r"^(https?://|mailto:|#)", re.I)
+_CLASS_TOKEN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_NCNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+_ESCAPED_BR = re.compile(r"<\s*br\s*/?\s*>", re.I)
+_WS = re.compile(r"[ \t\r\n]+")
 
 
 def _local(tag) -> str:
@@ -63,35 +92,123 @@ def collect_ids(text_el, ids: dict) -> None:
                 ids[ident] = t
 
 
-def _copy(src, parent) -> None:
-    name = _local(src.tag)
-    target = _ELEMENTS.get(name, "span") if name else None
-    if target is None or name.lower() in _DROP_ALL:
-        # dropped element: its tail text still belongs to the parent
-        _append_text(parent, src.tail)
-        return
-    el = etree.SubElement(parent, f"{{{XHTML}}}{target}")
-    if name == "list" and src.get("listType") == "ordered":
-        el.tag = f"{{{XHTML}}}ol"
-    for k, v in src.attrib.items():
-        k = _local(k)
-        if k in _KEEP_ATTRS:
-            el.set(k, v)
-        elif k in ("ID", "id") and re.match(r"^[A-Za-z_][A-Za-z0-9_.\-]*$", v):
-            el.set("id", v)
-        elif k == "styleCode":
-            classes = [_STYLE_CLASSES.get(t, t.lower()) for t in v.split() if _CLASS_TOKEN.match(t)]
-            if classes:
-                el.set("class", " ".join(classes))
-        elif k == "href" and target == "a" and _SAFE_HREF.match(v.strip()):
-            el.set("href", v.strip())
-    el.text = src.text
-    for child in src:
-        if isinstance(child.tag, str):
-            _copy(child, el)
+class _Writer:
+    """Copies one CDA narrative tree into XHTML, keeping state (ids used, pre depth)."""
+
+    def __init__(self) -> None:
+        self.ids: set[str] = set()
+        self.pre = 0
+
+    def text(self, value: str | None) -> str | None:
+        if not value:
+            return value
+        if self.pre:
+            return value
+        return _WS.sub(" ", value)
+
+    def add_text(self, parent, value: str | None) -> None:
+        """Append text to ``parent``'s content, turning escaped <br> into real line breaks."""
+        if not value:
+            return
+        if not value.strip() and _local(parent.tag) in _NO_TEXT:
+            return           # indentation between table rows or list items: not content
+        value = value.replace("&nbsp;", "\u00a0")
+        pieces = _ESCAPED_BR.split(value)
+        for i, piece in enumerate(pieces):
+            if i:
+                etree.SubElement(parent, f"{{{XHTML}}}br")
+            _append_text(parent, self.text(piece))
+
+    def copy(self, src, parent) -> None:
+        name = _local(src.tag)
+        if name.lower() in _DROP_ALL:
+            self.add_text(parent, src.tail)
+            return
+        target = _ELEMENTS.get(name, _ELEMENTS.get(name.lower(), "span"))
+        if target is None:
+            self.add_text(parent, src.tail)
+            return
+        if name == "content" and src.get("revised") == "delete":
+            target = "del"
+        elif name == "content" and src.get("revised") == "insert":
+            target = "ins"
+        elif name == "list" and (src.get("listType") or "").lower() == "ordered":
+            target = "ol"
+        if target == "caption":
+            first = not any(isinstance(p.tag, str) for p in src.itersiblings(preceding=True))
+            if _local(src.getparent().tag) != "table" or not first:
+                # XHTML allows caption only as a table's first child; elsewhere it is bold text
+                target = "b"
+        if target in ("ul", "ol"):
+            # a list's caption goes before the list, as a bold paragraph
+            for child in src:
+                if isinstance(child.tag, str) and _local(child.tag) == "caption":
+                    cap = etree.SubElement(parent, f"{{{XHTML}}}p")
+                    b = etree.SubElement(cap, f"{{{XHTML}}}b")
+                    self.add_text(b, child.text)
+                    for sub in child:
+                        self.child(sub, b)
+                    self._trim(cap)
+        el = etree.SubElement(parent, f"{{{XHTML}}}{target}")
+        self.attributes(src, el, name, target)
+        if target == "pre":
+            self.pre += 1
+        if target in _EMPTY:
+            # br/hr/col have no content: whatever a sender put inside goes after them
+            self.add_text(parent, src.text)
+            for child in src:
+                self.child(child, parent)
         else:
-            _append_text(el, child.tail)
-    el.tail = src.tail
+            if name == "renderMultiMedia":
+                # the image itself is a separate observationMedia entry; keep its caption
+                el.set("class", (el.get("class", "") + " multimedia").strip())
+            self.add_text(el, src.text)
+            for child in src:
+                if target in ("ul", "ol") and isinstance(child.tag, str) and _local(child.tag) == "caption":
+                    self.add_text(el, child.tail)
+                    continue
+                self.child(child, el)
+        if target == "pre":
+            self.pre -= 1
+        self.add_text(parent, src.tail)
+
+    def child(self, child, parent) -> None:
+        if isinstance(child.tag, str):
+            self.copy(child, parent)
+        else:  # comment or processing instruction: only its tail text stays
+            self.add_text(parent, child.tail)
+
+    def attributes(self, src, el, name: str, target: str) -> None:
+        classes = []
+        for k, v in src.attrib.items():
+            k = _local(k)
+            v = v.strip()
+            if k.lower().startswith("on") or not v:
+                continue
+            if k in _KEEP_ATTRS and target not in ("br",):
+                el.set(k, v)
+            elif k in ("ID", "id"):
+                if _NCNAME.match(v) and v not in self.ids and target != "br":
+                    self.ids.add(v)
+                    el.set("id", v)
+            elif k == "styleCode" and target != "br":
+                classes += [_STYLE_CLASSES.get(t, t.lower()) for t in v.split() if _CLASS_TOKEN.match(t)]
+            elif k == "class" and target != "br":
+                classes += [t for t in v.split() if _CLASS_TOKEN.match(t)]
+            elif k == "href" and target == "a":
+                href = "".join(v.split())
+                if _SAFE_HREF.match(href) and not re.search(r"[<>\"'`\\]", href):
+                    el.set("href", href)
+            elif k == "IDREF" and name == "footnoteRef":
+                el.set("class", "footnote-ref")
+        if name == "footnote":
+            classes.append("footnote")
+        if classes:
+            el.set("class", " ".join(dict.fromkeys(classes)))
+
+    def _trim(self, el) -> None:
+        if el.text:
+            el.text = el.text.lstrip()
 
 
 def _append_text(el, text) -> None:
@@ -104,17 +221,29 @@ def _append_text(el, text) -> None:
         el.text = (el.text or "") + text
 
 
+def _strip_ends(div) -> None:
+    if div.text:
+        div.text = div.text.lstrip() or None
+    if len(div):
+        last = div[-1]
+        if last.tail:
+            last.tail = last.tail.rstrip() or None
+    elif div.text:
+        div.text = div.text.rstrip() or None
+
+
 def to_xhtml(text_el) -> str | None:
     """FHIR narrative XHTML for a CDA section <text>; None when it holds no text."""
     if text_el is None or not _text_of(text_el):
         return None
     div = etree.Element(f"{{{XHTML}}}div", nsmap={None: XHTML})
-    div.text = text_el.text
+    writer = _Writer()
+    writer.add_text(div, text_el.text)
     for child in text_el:
-        if isinstance(child.tag, str):
-            _copy(child, div)
-        else:
-            _append_text(div, child.tail)
+        writer.child(child, div)
+    _strip_ends(div)
+    if not "".join(div.itertext()).strip():
+        return None          # nothing readable survived (only scripts, say)
     return etree.tostring(div, encoding="unicode")
 
 

@@ -12,9 +12,13 @@ def map_document(doc: dict, patient_id: str, options: dict | None = None) -> tup
     with Conversion(doc, patient_id, options) as conv:
         header = doc["header"]
         conv.where = {"element": "recordTarget", "line": header.get("_line")}
-        record_target = one(header.get("recordTarget")) or {}
-        patient = conv.emit("resource/Patient", src=record_target.get("patientRole") or {},
-                            patient_id=patient_id)
+        targets = many(header.get("recordTarget"))
+        if len(targets) > 1:
+            conv.warn(f"the document has {len(targets)} recordTargets; only the first is the Patient",
+                      level="partial")
+        patient_role = (one(targets) or {}).get("patientRole")
+        patient = conv.emit("resource/Patient", src=patient_role, patient_id=patient_id) \
+            if isinstance(patient_role, dict) else None
         if patient is None:
             conv.warn("the document has no recordTarget/patientRole; Patient holds only its id",
                       level="partial")

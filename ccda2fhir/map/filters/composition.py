@@ -4,7 +4,7 @@ from __future__ import annotations
 from .codes import codeable_concept
 from .dates import datetime, instant, parse_ts
 from .navigation import many, one
-from .participants import author_ref, organization_ref, practitioner_ref
+from .participants import author_ref, author_refs, organization_ref, practitioner_ref
 from .registry import template_filter, template_global
 from .text import text
 
@@ -13,11 +13,21 @@ XHTML_EMPTY = '<div xmlns="http://www.w3.org/1999/xhtml">No information</div>'
 
 @template_global
 def composition_sections(sections: list, section_refs: list) -> list[dict]:
-    """Composition.section for every top-level C-CDA section, nesting subsections."""
+    """Composition.section for every top-level C-CDA section, nesting subsections.
+
+    Each keeps its code, title, section author(s), the narrative (FHIR XHTML) and the
+    references to the resources made from its entries. A section with neither
+    entries, subsections nor narrative, or one the sender nullFlavored, gets an
+    emptyReason (NASK -> notasked, else unavailable) and a short 'No information' text.
+    Narrative-only sections (Assessment, HPI, Hospital Course ...) keep their text.
+    """
 
     def build(i: int) -> dict:
         s = sections[i]
         out = {"title": s.get("title"), "code": codeable_concept(s.get("code"))}
+        authors = author_refs((s.get("attributes") or {}).get("author"))
+        if authors:
+            out["author"] = authors
         if s.get("xhtml"):
             out["text"] = {"status": "generated", "div": s["xhtml"]}
         refs = section_refs[i] if i < len(section_refs) else []
@@ -26,10 +36,11 @@ def composition_sections(sections: list, section_refs: list) -> list[dict]:
         subs = [build(j) for j in s.get("subsections", [])]
         if subs:
             out["section"] = subs
-        if not refs and not subs:
+        if not refs and not subs and (s.get("nullFlavor") or not s.get("xhtml")):
             reason = "notasked" if s.get("nullFlavor") == "NASK" else "unavailable"
             out["emptyReason"] = {"coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/list-empty-reason", "code": reason}]}
+                "system": "http://terminology.hl7.org/CodeSystem/list-empty-reason", "code": reason,
+                "display": "Not Asked" if reason == "notasked" else "Unavailable"}]}
             out.setdefault("text", {"status": "generated", "div": XHTML_EMPTY})
         return {k: v for k, v in out.items() if v}
 
@@ -46,6 +57,9 @@ def attesters(header: dict) -> list[dict]:
             if not isinstance(a, dict):
                 continue
             party = practitioner_ref(a.get("assignedEntity"))
+            if not party:
+                _report("legalAuthenticator" if mode == "legal" else "authenticator",
+                        "the attester has no party")
             out.append({"mode": mode, "time": datetime(a.get("time")), "party": party})
     return [{k: v for k, v in a.items() if v} for a in out]
 
@@ -53,7 +67,14 @@ def attesters(header: dict) -> list[dict]:
 @template_global
 def document_authors(header: dict) -> list[dict]:
     """Composition.author: each header author; a display-only reference when there is none."""
-    refs = [r for r in (author_ref(a) for a in many(header.get("author"))) if r]
+    refs = []
+    for a in many(header.get("author")):
+        r = author_ref(a)
+        if r:
+            if r not in refs:
+                refs.append(r)
+        else:
+            _report("author", "Composition.author keeps the other authors")
     return refs or [{"display": "Unknown author"}]
 
 
@@ -109,30 +130,154 @@ def recorded(ts) -> str | None:
     return None
 
 
+_AGENT_TYPE = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
+_AGENT_DISPLAY = {"author": "Author", "custodian": "Custodian", "enterer": "Enterer",
+                  "informant": "Informant", "legal": "Legal Authenticator", "attester": "Attester",
+                  "performer": "Performer"}
+
+
+def _agent(code: str, who: dict | None, on_behalf: dict | None = None) -> dict | None:
+    if not who:
+        return None
+    agent = {"type": {"coding": [{"system": _AGENT_TYPE, "code": code, "display": _AGENT_DISPLAY[code]}]},
+             "who": who}
+    # FHIR prov-3: onBehalfOf only when who is not itself an organization
+    if on_behalf and not who.get("reference", "").startswith("Organization/") and on_behalf != who:
+        agent["onBehalfOf"] = on_behalf
+    return agent
+
+
+def _report(element: str, what: str) -> None:
+    """A header participant that produced no resource: say so (nothing dropped silently)."""
+    from ..conversion import current
+    current().warn(f"header {element} names no person, device or organization we can map; {what}",
+                   level="partial", element=element)
+
+
+def _org_of(role) -> dict | None:
+    role = one(role)
+    if not isinstance(role, dict):
+        return None
+    org = role.get("representedOrganization") or role.get("scopingOrganization")
+    return organization_ref(org) if isinstance(org, dict) else None
+
+
 @template_global
 def provenance_agents(header: dict) -> list[dict]:
-    """Provenance.agent: document authors, then the custodian organization."""
+    """Provenance.agent: each document author (onBehalfOf its organization), the custodian,
+    the data enterer, informants, and the legal/other authenticators (who attested)."""
+    from .participants import informant_ref
     agents = []
     for a in many(header.get("author")):
-        who = author_ref(a)
-        if who:
-            org = (one(a).get("assignedAuthor") or {}).get("representedOrganization")
-            agent = {"type": {"coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
-                "code": "author", "display": "Author"}]}, "who": who}
-            if org and not who["reference"].startswith("Organization/"):
-                on_behalf = organization_ref(org)
-                if on_behalf:
-                    agent["onBehalfOf"] = on_behalf
-            agents.append(agent)
+        if not isinstance(a, dict):
+            continue
+        agents.append(_agent("author", author_ref(a), _org_of(a.get("assignedAuthor"))))
     custodian = organization_ref(((header.get("custodian") or {}).get("assignedCustodian") or {})
                                  .get("representedCustodianOrganization"))
-    if custodian:
-        agents.append({"type": {"coding": [{
-            "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
-            "code": "custodian", "display": "Custodian"}]}, "who": custodian})
-    # Provenance needs an agent; a document naming no author or custodian gets an anonymous one.
-    return agents or [{"who": {"display": "Unknown author"}}]
+    agents.append(_agent("custodian", custodian))
+    for de in many(header.get("dataEnterer")):
+        if isinstance(de, dict):
+            agents.append(_agent("enterer", practitioner_ref(de.get("assignedEntity")),
+                                 _org_of(de.get("assignedEntity"))))
+    for inf in many(header.get("informant")):
+        if isinstance(inf, dict):
+            agents.append(_agent("informant", informant_ref(inf), _org_of(inf.get("assignedEntity"))))
+    for la in many(header.get("legalAuthenticator")):
+        if isinstance(la, dict):
+            agents.append(_agent("legal", practitioner_ref(la.get("assignedEntity")),
+                                 _org_of(la.get("assignedEntity"))))
+    for au in many(header.get("authenticator")):
+        if isinstance(au, dict):
+            agents.append(_agent("attester", practitioner_ref(au.get("assignedEntity")),
+                                 _org_of(au.get("assignedEntity"))))
+    out, seen = [], []
+    for agent in agents:
+        if agent and agent not in seen:
+            seen.append(agent)
+            out.append(agent)
+    # Provenance needs an agent; a document naming nobody gets an anonymous author.
+    return out or [{"type": {"coding": [{"system": _AGENT_TYPE, "code": "author", "display": "Author"}]},
+                    "who": {"display": "Unknown author"}}]
+
+
+CCDA_EXT = "http://hl7.org/fhir/us/ccda/StructureDefinition/"
+
+
+def _recipient_ref(recipient: dict) -> dict | None:
+    """informationRecipient/intendedRecipient -> Practitioner (+ PractitionerRole with the
+    receivedOrganization), the Patient, or the Organization alone."""
+    from ..conversion import current
+    from .participants import _emit, _is_patient
+    ir = one(recipient.get("intendedRecipient"))
+    if not isinstance(ir, dict):
+        return None
+    if ir.get("classCode") == "PAT" or (many(ir.get("id")) and _is_patient(ir)):
+        return current().patient
+    person = one(ir.get("informationRecipient"))
+    org = one(ir.get("receivedOrganization"))
+    org_ref = organization_ref(org) if isinstance(org, dict) else None
+    if isinstance(person, dict) or many(ir.get("id")):
+        prac = _emit("resource/Practitioner", src=ir, person=person if isinstance(person, dict) else {})
+        if prac and org_ref:
+            return _emit("resource/PractitionerRole", src={"id": ir.get("id")}, practitioner=prac,
+                         organization=org_ref) or prac
+        if prac:
+            return prac
+    return org_ref
+
+
+def _participant_ref(part: dict) -> dict | None:
+    """A header participant that is not a patient contact: a provider (Practitioner), a person
+    (RelatedPerson) or an organization."""
+    from .participants import practitioner_ref as prac_ref, related_person_ref
+    ae = part.get("associatedEntity")
+    if not isinstance(ae, dict):
+        return None
+    if ae.get("classCode") in ("PROV", "ASSIGNED", "CON", "ECON_PROV"):
+        return prac_ref(ae)
+    if isinstance(ae.get("associatedPerson"), dict):
+        return related_person_ref(ae)
+    if isinstance(ae.get("scopingOrganization"), dict):
+        return organization_ref(ae["scopingOrganization"])
+    return related_person_ref(ae) if many(ae.get("id")) else None
+
+
+@template_global
+def header_extensions(header: dict) -> list[dict]:
+    """Composition extensions of C-CDA on FHIR for the header participants FHIR's Composition
+    has no element for: dataEnterer, informant, informationRecipient, participant.
+    Participants that are patient contacts (emergency contact, next of kin ...) go to
+    Patient.contact instead; anything that maps to nothing is reported."""
+    from .participants import informant_ref
+    from .patient import contact_participant
+    out = []
+
+    def add(name: str, ref: dict | None, element: str, what: str) -> None:
+        if ref:
+            ext = {"url": CCDA_EXT + name, "valueReference": ref}
+            if ext not in out:
+                out.append(ext)
+        else:
+            _report(element, what)
+
+    for de in many(header.get("dataEnterer")):
+        if isinstance(de, dict):
+            add("DataEntererExtension", practitioner_ref(de.get("assignedEntity")), "dataEnterer",
+                "not mapped")
+    for inf in many(header.get("informant")):
+        if isinstance(inf, dict):
+            add("InformantExtension", informant_ref(inf), "informant", "not mapped")
+    for rec in many(header.get("informationRecipient")):
+        if isinstance(rec, dict):
+            add("InformationRecipientExtension", _recipient_ref(rec), "informationRecipient",
+                "not mapped")
+    for part in many(header.get("participant")):
+        if isinstance(part, dict) and not contact_participant(part):
+            add("ParticipantExtension", _participant_ref(part), "participant", "not mapped")
+    version = (header.get("versionNumber") or {}).get("value") if isinstance(header.get("versionNumber"), dict) else None
+    if version and version.strip().isdigit():
+        out.append({"url": CCDA_EXT + "VersionNumber", "valueInteger": int(version)})
+    return out
 
 
 @template_filter
@@ -162,3 +307,81 @@ def source_document_ref(header: dict) -> dict | None:
     conv = current()
     return conv.emit("document/SourceDocument", src=header, embed=conv.options.get("embed_source"), encounter=conv.encounter,
                      source_bytes=conv.options.get("source_bytes"))
+
+
+@template_filter
+def document_uri(ids) -> str | None:
+    """A URI naming the source document, for its Attachment.url when the XML is not embedded
+    (US Core us-core-6: attachment url or data). Our choice: urn:uuid / urn:oid for a bare
+    root, else the HL7 II URN urn:hl7ii:<root>:<extension>."""
+    from urllib.parse import quote
+    from .identifiers import _OID, _UUID
+    ii = one(ids)
+    if not isinstance(ii, dict):
+        return None
+    root = (ii.get("root") or "").strip()
+    ext = (ii.get("extension") or "").strip()
+    if not root:
+        return None
+    if not ext:
+        if _UUID.match(root):
+            return f"urn:uuid:{root.lower()}"
+        return f"urn:oid:{root}" if _OID.match(root) else None
+    return f"urn:hl7ii:{quote(root, safe='.-')}:{quote(ext, safe='.-_~')}"
+
+
+@template_filter
+def sha1_base64(data) -> str | None:
+    """Attachment.hash: base64 of the SHA-1 of the data."""
+    import base64 as b64
+    import hashlib
+    if data is None:
+        return None
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return b64.b64encode(hashlib.sha1(bytes(data)).digest()).decode("ascii")
+
+
+@template_filter
+def byte_size(data) -> int | None:
+    if data is None:
+        return None
+    return len(data.encode("utf-8") if isinstance(data, str) else bytes(data))
+
+
+@template_global
+def nonxml_content() -> dict | None:
+    """DocumentReference.content for a nonXMLBody: its text (B64 data or a reference URL)."""
+    from ..conversion import current
+    body = current().doc.get("nonxml")
+    if not isinstance(body, dict):
+        return None
+    text = body.get("text")
+    if not isinstance(text, dict):
+        return None
+    media = (text.get("mediaType") or "text/plain").strip()
+    att = {"contentType": media}
+    raw = text.get("_text")
+    if raw and (text.get("representation") or "").upper() == "B64":
+        att["data"] = "".join(raw.split())
+    elif raw:
+        from .text import base64
+        att["data"] = base64(raw)
+    ref = text.get("reference")
+    ref_value = (one(ref) or {}).get("value") if ref else None
+    if ref_value and ref_value.startswith(("http://", "https://")):
+        att["url"] = ref_value
+    if "data" not in att and "url" not in att:
+        return None
+    return {"attachment": att}
+
+
+@template_global
+def format_code(header: dict) -> str:
+    """IHE format code of the source: C-CDA structured or nonXML body, R2.x (a header
+    templateId with a version extension) or R1.1 (none). IHE lists no R2.0 code; R2.0
+    documents (extension 2014-06-09) get the 2.1 code, their structure being the same."""
+    from ..conversion import current
+    body = "nonXMLBody" if current().doc.get("body") == "nonxml" else "structuredBody"
+    versioned = any(isinstance(t, dict) and t.get("extension") for t in many(header.get("templateId")))
+    return f"urn:hl7-org:sdwg:ccda-{body}:{'2.1' if versioned else '1.1'}"

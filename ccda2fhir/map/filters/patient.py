@@ -1,14 +1,20 @@
 """Patient-only conversions: US Core race and ethnicity, language, deceased, multiple birth."""
 from __future__ import annotations
 
+import re
+
 from .codes import coding
 from .dates import datetime
 from .navigation import many, one
-from .registry import template_filter
+from .registry import template_filter, template_global
 
 RACE_URL = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race"
 ETHNICITY_URL = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity"
 CDC_RACE = "urn:oid:2.16.840.1.113883.6.238"
+ISO639_2 = "http://terminology.hl7.org/CodeSystem/iso639-2"
+PROFICIENCY_URL = "http://hl7.org/fhir/StructureDefinition/patient-proficiency"
+BIRTH_TIME_URL = "http://hl7.org/fhir/StructureDefinition/patient-birthTime"
+ROLE_CODE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
 # OMB minimum categories (US Core: these go to ombCategory, any other CDC code to detailed).
 OMB_RACE = frozenset({"1002-5", "2028-9", "2054-5", "2076-8", "2106-3", "UNK", "ASKU"})
 OMB_ETHNICITY = frozenset({"2135-2", "2186-5", "UNK", "ASKU"})
@@ -66,11 +72,45 @@ def communication(lc) -> dict | None:
     code = (lang.get("code") or "").strip()
     if not code or lang.get("nullFlavor"):
         return None
-    out = {"language": {"coding": [{"system": "urn:ietf:bcp:47", "code": code}]}}
+    tag = bcp47(code)
+    out = {"language": {"coding": [{"system": "urn:ietf:bcp:47", "code": tag}]}}
+    if tag.lower() != code.lower() and re.match(r"^[A-Za-z]{3}$", code):
+        # the sender's ISO 639-2 code, kept as a second coding
+        out["language"]["coding"].append({"system": ISO639_2, "code": code})
     pref = (lc.get("preferenceInd") or {}).get("value")
     if pref in ("true", "false"):
         out["preferred"] = pref == "true"
+    # modeCode / proficiencyLevelCode -> one patient-proficiency extension (IG CF-patient).
+    parts = []
+    for sub, key in (("level", "proficiencyLevelCode"), ("type", "modeCode")):
+        c = coding(lc.get(key))
+        if c:
+            parts.append({"url": sub, "valueCoding": c})
+    if parts:
+        out["extension"] = [{"url": PROFICIENCY_URL, "extension": parts}]
     return out
+
+
+_BCP47 = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")
+
+
+@template_filter
+def bcp47(code) -> str | None:
+    """A BCP 47 tag from a CDA languageCode: ISO 639-2 codes to their two-letter form
+    (value map LanguageBcp47), '_' to '-'; otherwise the code as sent."""
+    from .terminology import concept
+    if not isinstance(code, str) or not code.strip():
+        return None
+    code = code.strip()
+    hit = concept(code, "LanguageBcp47")
+    if hit:
+        return hit["code"]
+    if not _BCP47.match(code):
+        return code
+    parts = code.replace("_", "-").split("-")
+    lang = concept(parts[0], "LanguageBcp47")
+    out = [lang["code"] if lang else parts[0]] + parts[1:]
+    return "-".join(out)
 
 
 @template_filter
@@ -134,11 +174,12 @@ def guardian_contacts(guardians) -> list[dict]:
         if not isinstance(g, dict):
             continue
         person = g.get("guardianPerson") or {}
-        rel = [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0131", "code": "N",
-                            "display": "Next-of-Kin"}]}]
-        role = codeable_concept(g.get("code"))
-        if role:
-            rel.insert(0, role)
+        # IG CF-patient: a fixed GUARD first, then guardian/code and asPatientRelationship/code.
+        rel = [{"coding": [{"system": ROLE_CODE, "code": "GUARD", "display": "guardian"}]}]
+        for cd in (g.get("code"), (person.get("sdtc_asPatientRelationship") or {}).get("code")):
+            role = codeable_concept(cd)
+            if role and role not in rel:
+                rel.append(role)
         contact = {"relationship": rel, "name": human_name(person.get("name")),
                    "telecom": contact_points(g.get("telecom")), "address": address(g.get("addr"))}
         org = g.get("guardianOrganization")
@@ -147,3 +188,153 @@ def guardian_contacts(guardians) -> list[dict]:
             contact["organization"] = organization_ref(org)
         out.append({k: v for k, v in contact.items() if v})
     return out
+
+
+def _qualifiers(pn: dict) -> set:
+    out = set()
+    for key in ("family", "given", "prefix", "suffix"):
+        for part in many(pn.get(key)):
+            if isinstance(part, dict):
+                out.update((part.get("qualifier") or "").split())
+    return out
+
+
+@template_filter
+def patient_names(names) -> list[dict]:
+    """Patient.name: every name, with use from the IG NameUse map, refined where CDA says more.
+
+    Our choices (the IG is silent): a name whose parts carry qualifier BR (birth
+    name) and no @use gets use 'maiden'; a name whose validTime has ended
+    (high with a value) gets use 'old' (FHIR: no longer in use), its period kept.
+    """
+    from .dates import end
+    from .names import human_name
+    out = []
+    for pn in many(names):
+        if not isinstance(pn, dict):
+            continue
+        hn = human_name(pn)
+        if not hn:
+            continue
+        if "use" not in hn and "BR" in _qualifiers(pn):
+            hn["use"] = "maiden"
+        if end(pn.get("validTime")) and hn.get("use") in (None, "usual", "official"):
+            hn["use"] = "old"
+        out.append(hn)
+    return out
+
+
+@template_filter
+def birth_time(ts) -> dict | None:
+    """The patient-birthTime extension (on _birthDate) when birthTime carries a time of day."""
+    from .dates import parse_ts
+    t = parse_ts(one(ts))
+    if t is None or not t.h:
+        return None
+    value = datetime(one(ts))
+    if not value or "T" not in value:
+        return None       # a time with no UTC offset: FHIR dateTime cannot hold it
+    return {"extension": [{"url": BIRTH_TIME_URL, "valueDateTime": value}]}
+
+
+# US Core birth sex: M, F, or UNK (asked, not known / not asked).
+_BIRTH_SEX = {"M": "M", "F": "F", "UN": "UNK", "UNK": "UNK", "ASKU": "UNK"}
+
+
+@template_filter
+def birth_sex(observations) -> str | None:
+    """US Core birthsex code from the Birth Sex Observation (…22.4.200): the latest one."""
+    best = None
+    for obs in many(observations):
+        if isinstance(obs, dict):
+            best = obs
+    if best is None:
+        return None
+    value = one(best.get("value"))
+    if not isinstance(value, dict):
+        return None
+    code = (value.get("code") or value.get("nullFlavor") or "").strip().upper()
+    return _BIRTH_SEX.get(code)
+
+
+# Header participant associatedEntity/@classCode -> Patient.contact.relationship (our choice,
+# as Microsoft's converter and US Core examples do: emergency contact / next of kin are contacts).
+_CONTACT_CLASSES = {
+    "ECON": {"system": "http://terminology.hl7.org/CodeSystem/v2-0131", "code": "C",
+             "display": "Emergency Contact"},
+    "NOK": {"system": "http://terminology.hl7.org/CodeSystem/v2-0131", "code": "N",
+            "display": "Next-of-Kin"},
+    "GUARD": {"system": ROLE_CODE, "code": "GUARD", "display": "guardian"},
+    "CAREGIVER": {"system": ROLE_CODE, "code": "CAREGIVER", "display": "caregiver"},
+    "AGNT": {"system": ROLE_CODE, "code": "AGNT", "display": "agent"},
+}
+
+
+def contact_participant(participant) -> bool:
+    """Whether a header <participant> is a patient contact (emergency contact, next of kin ...)."""
+    if not isinstance(participant, dict):
+        return False
+    ae = participant.get("associatedEntity")
+    return (isinstance(ae, dict) and ae.get("classCode") in _CONTACT_CLASSES
+            and participant.get("typeCode", "IND") == "IND")
+
+
+@template_global
+def header_contacts() -> list[dict]:
+    """Patient.contact from the header participants that are emergency contacts, next of kin,
+    guardians or caregivers: relationship (class, then code), name, telecom, address, organization."""
+    from ..conversion import current
+    from .addresses import address
+    from .codes import codeable_concept
+    from .dates import period
+    from .names import human_name
+    from .participants import organization_ref
+    from .telecoms import contact_points
+    out = []
+    for part in many(current().header.get("participant")):
+        if not contact_participant(part):
+            continue
+        ae = part["associatedEntity"]
+        rel = [{"coding": [dict(_CONTACT_CLASSES[ae["classCode"]])]}]
+        role = codeable_concept(ae.get("code"))
+        if role:
+            rel.append(role)
+        person = ae.get("associatedPerson") if isinstance(ae.get("associatedPerson"), dict) else {}
+        contact = {"relationship": rel, "name": human_name(person.get("name")),
+                   "telecom": contact_points(ae.get("telecom")), "address": address(ae.get("addr")),
+                   "period": period(part.get("time"))}
+        org = ae.get("scopingOrganization")
+        if isinstance(org, dict):
+            contact["organization"] = organization_ref(org)
+        contact = {k: v for k, v in contact.items() if v}
+        if len(contact) > 1:
+            out.append(contact)
+    return out
+
+
+@template_filter
+def merge_contacts(contacts) -> list[dict]:
+    """One Patient.contact per person: contacts with the same name, telecom and address
+    (a guardian also listed as next of kin and emergency contact) keep all relationships."""
+    out: list[dict] = []
+    for c in many(contacts):
+        if not isinstance(c, dict):
+            continue
+        key = {k: v for k, v in c.items() if k != "relationship"}
+        for o in out:
+            if {k: v for k, v in o.items() if k != "relationship"} == key:
+                for r in c.get("relationship", []):
+                    if r not in o.setdefault("relationship", []):
+                        o["relationship"].append(r)
+                break
+        else:
+            out.append({**c, "relationship": list(c.get("relationship", []))})
+    return out
+
+
+@template_filter
+def patient_identifiers(ids) -> list[dict]:
+    """Patient.identifier: every id, except nullFlavored ones (a masked SSN, MSK, 'SHALL
+    NOT be used for matching' per the HL7 example; an NI id identifies nothing)."""
+    from .identifiers import identifiers
+    return identifiers([ii for ii in many(ids) if isinstance(ii, dict) and not ii.get("nullFlavor")])
