@@ -4,7 +4,7 @@ from __future__ import annotations
 import orjson
 
 from .assemble.bundle import batch_bundle
-from .errors import InputTooLargeError
+from .errors import ConversionError, InputTooLargeError, MappingError
 from .map.document import map_document
 from .narrative import section_narrative
 from .parse import DEFAULT_MAX_BYTES, Source, parse, read_source
@@ -30,7 +30,12 @@ def convert_with_report(source: Source, patient_id: str, *, max_bytes: int = DEF
     except DepthError as exc:
         raise InputTooLargeError(str(exc)) from None
     options = {"embed_source": embed_source, "source_bytes": data if embed_source else None}
-    resources, report = map_document(doc, patient_id.strip(), options)
+    try:
+        resources, report = map_document(doc, patient_id.strip(), options)
+    except ConversionError:
+        raise
+    except Exception as exc:  # a defect met on this input: callers only ever see ConversionError
+        raise MappingError(f"could not map the document: {type(exc).__name__}: {exc}") from exc
     return batch_bundle(resources), report
 
 

@@ -28,3 +28,11 @@ class NotCCDAError(ConversionError):
 
 class InputTooLargeError(ConversionError):
     """The input is larger, or nested deeper, than the configured limits."""
+
+
+class InputTypeError(ConversionError, TypeError):
+    """The input is neither text, bytes nor a path."""
+
+
+class MappingError(ConversionError):
+    """The document parsed but could not be mapped (a defect met on this input; see __cause__)."""

@@ -8,7 +8,7 @@ from typing import Union
 
 from lxml import etree
 
-from .errors import InputTooLargeError, InvalidXMLError, NotCCDAError
+from .errors import InputTooLargeError, InputTypeError, InvalidXMLError, NotCCDAError
 
 Source = Union[str, bytes, bytearray, memoryview, os.PathLike]
 
@@ -16,36 +16,78 @@ DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 CDA_NS = "urn:hl7-org:v3"
 
 _ENCODING_DECL = re.compile(r"^(\s*<\?xml[^>]*?)\s+encoding\s*=\s*(['\"])[^'\"]*\2", re.S)
+# libxml2 appends ", line L, column C" to its messages; the error carries them itself.
+_LXML_WHERE = re.compile(r",? line \d+, column \d+\s*$")
 
 
-def _parser() -> etree.XMLParser:
+class _NoFetch(etree.Resolver):
+    """Answers every request for an external resource (DTD, parameter entity) with nothing.
+
+    libxml2 still asks for an external DTD subset or an external parameter entity
+    even with load_dtd=False; without this a document naming file:///dev/zero, a
+    FIFO or a local file would read it (or hang). The attempt is remembered and the
+    document refused after parsing.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[str] = []
+
+    def resolve(self, url, pubid, context):
+        self.asked.append(str(url or pubid))
+        return self.resolve_string("", context)
+
+
+def _parser() -> tuple[etree.XMLParser, _NoFetch]:
     # A fresh parser per call: lxml parsers are not thread-safe, and the HTTP
     # shim may convert on several threads.
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                           dtd_validation=False, huge_tree=False, remove_pis=True,
-                           remove_comments=True, collect_ids=False)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                             dtd_validation=False, attribute_defaults=False, huge_tree=False,
+                             remove_pis=True, remove_comments=True, collect_ids=False)
+    guard = _NoFetch()
+    parser.resolvers.add(guard)
+    return parser, guard
+
+
+def _read_path(source) -> Path:
+    try:
+        path = Path(source)
+        if path.is_file():
+            return path
+    except (OSError, ValueError):  # a name too long, a NUL byte: not a file either way
+        pass
+    raise InvalidXMLError(f"not XML and not a readable file: {str(source)[:80]!r}")
 
 
 def read_source(source: Source, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     """Turn a str, bytes or path into the bytes to parse, enforcing the size limit."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
+    elif isinstance(source, str) and not source.strip("\ufeff \t\r\n"):
+        raise InvalidXMLError("input is empty")
     elif isinstance(source, os.PathLike) or (isinstance(source, str) and not source.lstrip("\ufeff \t\r\n").startswith("<")):
-        path = Path(source)
-        if not path.is_file():
-            raise InvalidXMLError(f"not XML and not a readable file: {str(source)[:80]!r}")
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise InputTooLargeError(f"input is {size} bytes, over the limit of {max_bytes}",
-                                     location=str(path))
-        data = path.read_bytes()
+        path = _read_path(source)
+        try:
+            size = path.stat().st_size
+            if size > max_bytes:
+                raise InputTooLargeError(f"input is {size} bytes, over the limit of {max_bytes}",
+                                         location=str(path))
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InvalidXMLError(f"cannot read the file: {exc.strerror or exc}", location=str(path)) from None
     elif isinstance(source, str):
+        if len(source) > max_bytes:  # each character is at least one byte
+            raise InputTooLargeError(f"input is over {len(source)} bytes, over the limit of {max_bytes}")
         # A str is already decoded: drop the BOM and the encoding declaration so
         # libxml2 does not decode it a second time.
         text = _ENCODING_DECL.sub(r"\1", source.lstrip("\ufeff"), count=1)
-        data = text.encode("utf-8")
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidXMLError(f"the text holds a character that is not Unicode text "
+                                  f"({text[exc.start]!r} at offset {exc.start})") from None
     else:
-        raise TypeError(f"cannot convert a {type(source).__name__}; pass str, bytes or a path")
+        raise InputTypeError(f"cannot convert a {type(source).__name__}; pass str, bytes or a path")
     if len(data) > max_bytes:
         raise InputTooLargeError(f"input is {len(data)} bytes, over the limit of {max_bytes}")
     return data
@@ -56,14 +98,21 @@ def parse(source: Source, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Eleme
     data = read_source(source, max_bytes)
     if not data.strip():
         raise InvalidXMLError("input is empty")
+    parser, guard = _parser()
     try:
-        root = etree.fromstring(data, _parser())
+        root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
+        if guard.asked:
+            raise InvalidXMLError(f"documents that load external DTDs or entities are refused "
+                                  f"({guard.asked[0][:80]!r})", line=1) from None
         line, col = (exc.position if exc.position else (None, None))
-        msg = exc.msg or str(exc)
+        msg = _LXML_WHERE.sub("", exc.msg or str(exc))
         if "depth" in msg.lower() or "nesting" in msg.lower():
             raise InputTooLargeError(f"XML nested too deeply: {msg}", line=line, column=col) from None
         raise InvalidXMLError(f"not well-formed XML: {msg}", line=line, column=col) from None
+    if guard.asked:
+        raise InvalidXMLError(f"documents that load external DTDs or entities are refused "
+                              f"({guard.asked[0][:80]!r})", line=1)
     docinfo = root.getroottree().docinfo
     dtd = docinfo.internalDTD
     if dtd is not None and (list(dtd.entities()) or list(dtd.iterelements())):

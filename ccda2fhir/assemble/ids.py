@@ -7,8 +7,11 @@ document gives the same id, so the same thing becomes one resource.
 """
 from __future__ import annotations
 
+import json
 import re
 import uuid
+from functools import lru_cache
+from importlib import resources
 
 import orjson
 
@@ -28,13 +31,26 @@ def canonical(content) -> str:
     return orjson.dumps(content, option=orjson.OPT_SORT_KEYS).decode()
 
 
+@lru_cache(maxsize=1)
+def _known_systems() -> frozenset:
+    """Identifier roots that name a system (NPI, SSN, ...): without an extension they identify nothing."""
+    data = json.loads(resources.files("ccda2fhir.data").joinpath("identifier_systems.json").read_text())
+    return frozenset(k for k in data if not k.startswith("_"))
+
+
 def ii_key(ii) -> str | None:
-    """Key of one CDA II (dict with root/extension), or None when it identifies nothing."""
-    if not isinstance(ii, dict) or ii.get("nullFlavor") and not ii.get("root"):
+    """Key of one CDA II (dict with root/extension), or None when it identifies nothing.
+
+    Nothing is identified by an II with neither root nor extension, by a nullFlavor
+    II without an extension (the root alone is then only a namespace), or by the root
+    of a known identifier system alone (``<id root="2.16.840.1.113883.4.6"/>``, an
+    NPI whose value is unknown): keying on those would merge different things.
+    """
+    if not isinstance(ii, dict):
         return None
-    root = (ii.get("root") or "").strip()
-    ext = (ii.get("extension") or "").strip()
-    if not root and not ext:
+    root = " ".join((ii.get("root") or "").split())
+    ext = " ".join((ii.get("extension") or "").split())
+    if not ext and (not root or ii.get("nullFlavor") or root in _known_systems()):
         return None
     if _UUID.match(root):
         root = root.lower()

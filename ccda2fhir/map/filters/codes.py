@@ -23,12 +23,14 @@ def coding(cd) -> dict | None:
     code = _clean(cd.get("code"))
     if not code:
         return None
-    out = {"system": system_uri(cd.get("codeSystem")), "code": code}
+    system = system_uri(cd.get("codeSystem"))
+    out = {"system": system, "code": code} if system else {"code": code}
     display = _clean(cd.get("displayName"))
     if display:
         out["display"] = display
-    if cd.get("codeSystemVersion"):
-        out["version"] = cd["codeSystemVersion"].strip()
+    version = _clean(cd.get("codeSystemVersion"))
+    if version:
+        out["version"] = version
     return out
 
 

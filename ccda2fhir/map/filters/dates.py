@@ -16,7 +16,10 @@ _TS = re.compile(
     r"^(?P<y>\d{4})(?P<mo>\d{2})?(?P<d>\d{2})?(?P<h>\d{2})?(?P<mi>\d{2})?(?P<s>\d{2})?"
     r"(?P<f>\.\d+)?(?P<tz>Z|[+-]\d{2}(?::?\d{2})?)?$")
 # Some senders write ISO 8601 into TS values; read those too.
-_ISO_SEPARATORS = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?)?")
+# The date part must end the value or be followed by the time, so that "2000-0500"
+# (year 2000, offset -05:00) is not read as ISO "2000-05".
+_ISO_SEPARATORS = re.compile(
+    r"^(\d{4})-(\d{2})(?:-(\d{2}))?(?=$|[T ])(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?")
 
 
 def _warn(reason: str) -> None:
@@ -90,7 +93,8 @@ def parse_ts(value) -> TS | None:
     if tz and tz != "Z":
         sign, digits = tz[0], tz[1:].replace(":", "")
         hh, mm = digits[:2], digits[2:4] or "00"
-        if int(hh) > 14 or int(mm) > 59:
+        # FHIR allows -14:00 .. +14:00 (a +14:30 would fail its dateTime pattern)
+        if int(hh) > 14 or int(mm) > 59 or (int(hh) == 14 and int(mm) != 0):
             _warn(f"date {raw!r} has an impossible UTC offset; offset left out")
             tz = None
         else:

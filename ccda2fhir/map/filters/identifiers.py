@@ -11,42 +11,71 @@ from .terminology import identifier_systems
 URI_OID = "2.16.840.1.113883.4.873"
 RFC3986 = "urn:ietf:rfc:3986"
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_OID = re.compile(r"^[0-2](\.(0|[1-9][0-9]*))+$")
+# Strict OIDs forbid leading zeros in an arc; senders write them anyway ("1.2.840.0114350"),
+# and they still name one namespace, so they are read as OIDs.
+_OID = re.compile(r"^\d+(\.\d+)+$")
 
 
-def _root_uri(root: str) -> str:
+def _root_uri(root: str) -> str | None:
+    """urn:uuid:/urn:oid: for a UID root; a root that already is a URI as is; else None."""
     if _UUID.match(root):
         return f"urn:uuid:{root.lower()}"
     if _OID.match(root):
         return f"urn:oid:{root}"
-    return root
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$", root):
+        return root
+    return None
+
+
+def _warn(reason: str) -> None:
+    try:
+        from ..conversion import current
+        current().warn(reason, level="partial")
+    except LookupError:
+        pass
 
 
 @template_filter
 def identifier(ii) -> dict | None:
-    """One Identifier from one II; None for a bare nullFlavor."""
+    """One Identifier from one II (IG 'CDA id -> FHIR Identifier'); None when it identifies nothing.
+
+    A nullFlavor id without an extension, and a known system's root alone (an NPI
+    with no value), identify nothing: no Identifier is made for them (the IG's
+    data-absent-reason Identifier is optional, and one without a value helps no one).
+    """
     ii = one(ii)
     if not isinstance(ii, dict):
         return None
-    root = (ii.get("root") or "").strip()
-    ext = (ii.get("extension") or "").strip()
+    root = " ".join((ii.get("root") or "").split())
+    ext = " ".join((ii.get("extension") or "").split())
     if not root and not ext:
         return None
     if ext and root == URI_OID:
-        sep = "/" if ext.startswith("http") else ":"
+        sep = "/" if ext.startswith(("http:", "https:")) else ":"
         system, _, value = ext.rpartition(sep)
-        return {"system": system, "value": value} if system and value else {"value": ext}
+        if system and value and _root_uri(system):
+            return {"system": system, "value": value}
+        return {"value": ext}
     if ext:
         out = {"value": ext}
         if root:
-            out["system"] = identifier_systems().get(root) or _root_uri(root)
+            system = identifier_systems().get(root) or _root_uri(root)
+            if system:
+                out["system"] = system
+            else:
+                _warn(f"identifier root {root!r} is neither an OID nor a UUID; system left out")
         if ii.get("assigningAuthorityName"):
-            out["assigner"] = {"display": " ".join(ii["assigningAuthorityName"].split())}
+            name = " ".join(ii["assigningAuthorityName"].split())
+            if name:
+                out["assigner"] = {"display": name}
         return out
-    if root in identifier_systems():
-        # A known system with no value (an NPI root alone) identifies nothing.
+    if ii.get("nullFlavor") or root in identifier_systems():
         return None
-    return {"system": RFC3986, "value": _root_uri(root)}
+    uri = _root_uri(root)
+    if uri is None:
+        _warn(f"identifier root {root!r} is neither an OID nor a UUID; kept as a bare value")
+        return {"value": root}
+    return {"system": RFC3986, "value": uri}
 
 
 @template_filter

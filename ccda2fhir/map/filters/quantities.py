@@ -17,6 +17,9 @@ from .registry import template_filter
 
 UCUM = "http://unitsofmeasure.org"
 _NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
+# "1,000,000" or "1,000.5": commas grouping thousands (a single ",ddd" alone is read as a decimal comma)
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+_INT64 = 2 ** 63
 # UCUM codes have no spaces and use a small alphabet; free-text units ("tablets") are not UCUM.
 _UCUM_LIKE = re.compile(r"^[A-Za-z0-9%\[\]{}/.*^'\-_()]+$")
 _NOT_UCUM = frozenset({"tablet", "tablets", "tab", "puff", "puffs", "capsule", "capsules", "cap",
@@ -33,16 +36,26 @@ def _warn(reason: str) -> None:
 
 @template_filter
 def number(value):
-    """A JSON number from a CDA numeric string (int when integral as written)."""
+    """A JSON number from a CDA numeric string (int when integral as written).
+
+    Never returns NaN, an infinity, or a float that lost the value entirely (an
+    underflow to 0): such values are reported and left out.
+    """
     if isinstance(value, dict):
         value = value.get("value")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return value
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if -_INT64 <= value < _INT64 else number(str(value))
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
     if not isinstance(value, str):
         return None
-    raw = value.strip().replace(" ", "")
+    raw = "".join(value.split())
     if not raw:
         return None
+    if _THOUSANDS.match(raw) and (raw.count(",") > 1 or "." in raw):
+        raw = raw.replace(",", "")
     if not _NUMBER.match(raw):
         _warn(f"{value!r} is not a number; left out")
         return None
@@ -52,12 +65,16 @@ def number(value):
         d = Decimal(raw)
     except InvalidOperation:  # pragma: no cover - the pattern guards this
         return None
-    if not d.is_finite():
-        return None
     if "." not in raw and "e" not in raw.lower():
-        return int(d)
+        i = int(d)
+        if -_INT64 <= i < _INT64:
+            return i
+        _warn(f"{value!r} is too large for an exact JSON number; rounded")
     f = float(d)
-    return f if math.isfinite(f) else None
+    if not math.isfinite(f) or (f == 0.0 and not d.is_zero()):
+        _warn(f"{value!r} is out of the range of a decimal number; left out")
+        return None
+    return f
 
 
 def _unit_coding(unit: str | None) -> dict:

@@ -42,17 +42,16 @@ def contact_point(tel) -> dict | None:
     value = " ".join(value.split())
     if not value:
         return None
-    out = {}
-    if system:
-        out["system"] = system
-    out["value"] = value
     use = (tel.get("use") or "").split()
-    if use:
-        c = concept(use[0], "TelecomUse")
+    if "PG" in use and system in (None, "phone", "other"):
+        system = "pager"  # IG: CDA @use='PG' is FHIR system 'pager'
+    # FHIR cpt-2: a ContactPoint with a value must say its system
+    out = {"system": system or "other", "value": value}
+    for u in use:
+        c = concept(u, "TelecomUse")
         if c:
             out["use"] = c["code"]
-        if use[0] == "MC" and out.get("system") == "phone":
-            out["use"] = "mobile"
+            break
     p = _period(tel.get("useablePeriod"))
     if p:
         out["period"] = p

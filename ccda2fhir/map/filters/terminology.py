@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from importlib import resources
 
@@ -38,15 +39,39 @@ def concept_maps() -> dict:
     return maps
 
 
+_OID = re.compile(r"^\d+(\.\d+)+$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
 @template_filter
 def system_uri(oid: str | None) -> str | None:
-    """FHIR system URI for a CDA codeSystem OID (urn:oid: when not known)."""
+    """FHIR system URI for a CDA codeSystem OID (urn:oid: when not known).
+
+    A codeSystem that is not a UID (a name such as "SNOMED CT", seen in the wild)
+    cannot be a system URI: it is reported and left out, the code kept.
+    """
+    if not isinstance(oid, str):
+        return None
+    oid = "".join(oid.split())
     if not oid:
         return None
-    oid = oid.strip()
+    known = code_systems()
+    if oid.lower().startswith("urn:oid:"):
+        return known.get(oid[8:]) or f"urn:oid:{oid[8:]}"
     if oid.startswith(("http:", "https:", "urn:")):
         return oid
-    return code_systems().get(oid) or f"urn:oid:{oid}"
+    if oid in known:
+        return known[oid]
+    if _OID.match(oid):
+        return f"urn:oid:{oid}"
+    if _UUID.match(oid):
+        return f"urn:uuid:{oid.lower()}"
+    try:
+        from ..conversion import current
+        current().warn(f"codeSystem {oid!r} is not an OID; the coding has no system", level="partial")
+    except LookupError:
+        pass
+    return None
 
 
 @template_filter
