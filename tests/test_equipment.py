@@ -1,0 +1,126 @@
+"""Medical Equipment: Product Instance -> Device (US Core Implantable Device with a UDI),
+Non-Medicinal Supply / implant procedures -> DeviceUseStatement, Medical Equipment Organizer -> List."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import ccda2fhir
+from tests.conftest import CORPUS, FIXTURES, needs_corpus, resolve, resources_of
+from tests.support.wrap import wrap_fragment
+
+EQ = FIXTURES / "hl7-c-cda-examples" / "Medical Equipment"
+SNOMED = "http://snomed.info/sct"
+IMPLANTABLE = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-implantable-device"
+
+
+def convert_fragment(path: Path, section_code: str = "46264-8"):
+    text = Path(path).read_text(encoding="utf-8-sig")
+    text = re.sub(r"^\s*(<\?xml[^>]*\?>)?\s*(<!--.*?-->\s*)*", "", text, flags=re.S)
+    return ccda2fhir.convert(wrap_fragment(text, section_code).encode(), "p1", report=True)
+
+
+def test_implant_with_udi_organizer(validate):
+    bundle, report = convert_fragment(EQ / "Implant UDI Organizer" / "Implant UDI Organizer (C-CDA R2.1).xml")
+    (dus,) = resources_of(bundle, "DeviceUseStatement")
+    assert validate(dus) == []
+    assert dus["identifier"] == [{"system": "urn:oid:1.2.840.114350.1.13.5552.1.7.2.737780", "value": "6239942"}]
+    assert dus["status"] == "active"          # implant procedure completed, device status Active
+    assert dus["subject"] == {"reference": "Patient/p1"}
+    device = resolve(bundle, dus["device"])
+    assert validate(device) == []
+    assert device["meta"]["profile"] == [IMPLANTABLE]
+    hrf = "(01)00848486001048(11)181015(10)ABC999(21)bi12342222(17)221015"
+    assert device["udiCarrier"] == [{"deviceIdentifier": "00848486001048",
+                                     "issuer": "http://hl7.org/fhir/NamingSystem/fda-udi",
+                                     "jurisdiction": "http://hl7.org/fhir/NamingSystem/fda-udi",
+                                     "carrierHRF": hrf}]
+    assert device["lotNumber"] == "ABC999"
+    assert device["serialNumber"] == "bi12342222"
+    assert device["manufactureDate"] == "2018-10-15"
+    assert device["expirationDate"] == "2022-10-15"
+    assert device["status"] == "active"
+    assert device["type"]["coding"] == [{"system": SNOMED, "code": "2282003", "display": "Breast Implant"}]
+    assert device["patient"] == {"reference": "Patient/p1"}
+    assert {"name": "Example BrandName", "type": "udi-label-name"} in device["deviceName"]
+    assert device["modelNumber"] == "Example Model Number"
+    assert device["manufacturer"] == "Example Company Name"
+    safety = [c["coding"][0]["code"] for c in device["safety"]]
+    assert safety == ["C106038", "C113844"]          # latex, MRI safety
+    proc = resolve(bundle, dus["derivedFrom"][0])
+    assert proc["resourceType"] == "Procedure"
+    assert not [i for i in report.issues if i.level in ("unmapped", "error")]
+
+
+def test_supplies_cane_and_eyeglasses(validate):
+    bundle, _ = convert_fragment(EQ / "Non-Medicinal Supply - Cane and Eyeglasses" /
+                                 "Non-Medicinal Supply - Cane and Eyeglasses (C-CDAR2.1).xml")
+    uses = resources_of(bundle, "DeviceUseStatement")
+    assert len(uses) == 2
+    devices = {resolve(bundle, u["device"])["type"]["coding"][0]["code"]: u for u in uses}
+    # <id root=".." nullFlavor="UNK"/> on both products identifies nothing: two devices, not one
+    assert set(devices) == {"50121007", "87405001"}
+    assert devices["50121007"]["timingPeriod"] == {"start": "2000-01-13"}
+    assert devices["87405001"]["timingPeriod"] == {"start": "2016-04-13"}
+    for u in uses:
+        assert u["status"] == "active"
+        assert "derivedFrom" not in u
+        assert validate(u) == [] and validate(resolve(bundle, u["device"])) == []
+        assert "identifier" not in resolve(bundle, u["device"])
+
+
+def test_implants_without_procedure_code(validate):
+    bundle, _ = convert_fragment(EQ / "Implant Without Procedure" / "Implant Without Procedure(C-CDA2.1).xml")
+    uses = resources_of(bundle, "DeviceUseStatement")
+    assert len(uses) == 3
+    first = next(u for u in uses if u["identifier"][0]["value"] == "2744")
+    assert first["bodySite"]["coding"][0]["code"] == "72696002"
+    assert first["timingPeriod"] == {"start": "2016-04-13"}
+    dev = resolve(bundle, first["device"])
+    assert dev["udiCarrier"][0]["deviceIdentifier"] == "00848486000400"
+    assert dev["serialNumber"] == "123777" and dev["lotNumber"] == "ABC634"
+    assert dev["manufactureDate"] == "2016-03-30"
+    assert dev["type"] == {"text": "Patellofemoral Component"}     # code UNK, originalText kept
+    for u in uses:
+        assert validate(u) == []
+
+
+def test_no_implanted_devices_is_no_device_use(validate):
+    bundle, report = convert_fragment(EQ / "No Implanted Devices" / "No Implanted Devices(C-CDA2.1).xml")
+    assert resources_of(bundle, "DeviceUseStatement") == []
+    procs = [p for p in resources_of(bundle, "Procedure")
+             if p.get("identifier") == [{"system": "urn:ietf:rfc:3986",
+                                         "value": "urn:uuid:d5b614bd-01ce-410d-8726-e1fd01dcc72a"}]]
+    assert len(procs) == 1
+    assert not [i for i in report.issues if i.level in ("unmapped", "error")]
+
+
+def test_authoring_device_still_maps(validate):
+    xml = wrap_fragment("<observation classCode='OBS' moodCode='EVN'><code code='1'/></observation>")
+    xml = xml.replace("<assignedPerson><name><given>Ann</given><family>Author</family></name></assignedPerson>",
+                      "<assignedAuthoringDevice><manufacturerModelName>EHR Model 7</manufacturerModelName>"
+                      "<softwareName>EHR Soft</softwareName></assignedAuthoringDevice>")
+    bundle = ccda2fhir.convert(xml.encode(), "p1")
+    devices = resources_of(bundle, "Device")
+    assert len(devices) == 1
+    assert devices[0]["deviceName"] == [{"name": "EHR Model 7", "type": "model-name"},
+                                        {"name": "EHR Soft", "type": "other"}]
+    assert validate(devices[0]) == []
+
+
+@needs_corpus
+def test_ccd_r21_medical_equipment(validate):
+    path = CORPUS / "hl7-cda-ccda-2.1" / "examples" / "C-CDA_R2-1_CCD.xml"
+    bundle, report = ccda2fhir.convert(path.read_bytes(), "p1", report=True)
+    (group,) = [r for r in resources_of(bundle, "List")
+                if r["identifier"][0]["value"] == "urn:uuid:3e414708-0e61-4d48-8863-484a2d473a02"]
+    assert group["code"]["coding"][0] == {"system": SNOMED, "code": "40388003", "display": "Implant"}
+    items = [resolve(bundle, e["item"]) for e in group["entry"]]
+    assert [i["resourceType"] for i in items] == ["DeviceUseStatement", "DeviceUseStatement"]
+    kinds = sorted(resolve(bundle, i["device"])["type"]["coding"][0]["code"] for i in items)
+    # one participantRole id, two different devices: kept apart
+    assert kinds == ["14106009", "303406003"]
+    assert {i["timingPeriod"]["end"] for i in items} == {"2013-07-03", "2013-01-03"}
+    assert all(i["status"] == "completed" for i in items)
+    for r in resources_of(bundle, "DeviceUseStatement") + resources_of(bundle, "Device") + [group]:
+        assert validate(r) == []
