@@ -1,0 +1,253 @@
+"""Payers: Coverage Activity / Policy Activity -> US Core Coverage (+ payer Organization,
+subscriber RelatedPerson, guarantor on an Account).
+
+No C-CDA on FHIR page covers payers; this follows US Core Coverage and FHIR R4:
+one Coverage per Policy Activity; payor from the payer performer (4.87);
+subscriber/policyHolder from the policy holder participant (HLD, 4.90);
+beneficiary the patient, relationship from the covered party's role (COV, 4.89).
+"""
+from __future__ import annotations
+
+import weakref
+
+from .codes import codeable_concept, coding
+from .dates import period
+from .identifiers import identifier, identifiers
+from .navigation import children, has_template, many, one
+from .registry import template_global
+from .status import data_absent
+from .terminology import concept
+from .text import text
+
+PAYER_PERFORMER = ("2.16.840.1.113883.10.20.22.4.87", "2.16.840.1.113883.10.20.1.33")  # R1.1 has no specific one
+GUARANTOR_PERFORMER = ("2.16.840.1.113883.10.20.22.4.88",)
+COVERED_PARTY = ("2.16.840.1.113883.10.20.22.4.89",)
+POLICY_HOLDER = ("2.16.840.1.113883.10.20.22.4.90",)
+AUTHORIZATION = ("2.16.840.1.113883.10.20.1.19",)
+_WARNED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _conversion():
+    from ..conversion import current
+    return current()
+
+
+def _emit(template, **kw):
+    return _conversion().emit(template, **kw)
+
+
+def _participant(policy, type_code, roots):
+    """A participant by typeCode (templateId preferred)."""
+    found = [p for p in many((policy or {}).get("participant")) if isinstance(p, dict)
+             and (p.get("typeCode") == type_code or has_template(p, *roots))]
+    return found[0] if found else None
+
+
+def _performers(policy, roots, code):
+    out = []
+    for p in many((policy or {}).get("performer")):
+        if not isinstance(p, dict):
+            continue
+        ae = p.get("assignedEntity") or {}
+        role = (one(ae.get("code")) or {}).get("code") if isinstance(ae, dict) else None
+        if has_template(p, *roots) or role == code:
+            out.append(p)
+    return out
+
+
+def _payer_performer(policy):
+    found = _performers(policy, PAYER_PERFORMER, "PAYOR")
+    if found:
+        return found[0]
+    # R1.1 / C32 documents mark neither: the first PRF performer that is not the guarantor.
+    guar = _performers(policy, GUARANTOR_PERFORMER, "GUAR")
+    rest = [p for p in many((policy or {}).get("performer")) if isinstance(p, dict) and p not in guar]
+    return rest[0] if rest else None
+
+
+def _payer_org_src(ae: dict) -> dict:
+    """The payer as one organization: the assignedEntity's ids (NAIC, payer id) with the
+    represented organization's name and contacts (the entity's when the org has none)."""
+    org = ae.get("representedOrganization") if isinstance(ae.get("representedOrganization"), dict) else {}
+    return {"id": many(ae.get("id")) or many(org.get("id")), "name": org.get("name"),
+            "telecom": many(org.get("telecom")) or many(ae.get("telecom")),
+            "addr": many(org.get("addr")) or many(ae.get("addr")),
+            "_line": ae.get("_line")}
+
+
+@template_global
+def coverage_payors(policy) -> list[dict]:
+    """Coverage.payor (1..*): the payer Organization; data-absent when the policy names none."""
+    perf = _payer_performer(policy)
+    ae = (perf or {}).get("assignedEntity")
+    if isinstance(ae, dict):
+        src = _payer_org_src(ae)
+        if src["name"] or src["id"]:
+            ref = _emit("resource/Organization", src=src)
+            if ref:
+                return [ref]
+    return [{"extension": [data_absent("UNK")], "display": "payer not given in the source"}]
+
+
+def _person_src(role: dict) -> dict:
+    person = role.get("playingEntity") or role.get("assignedPerson") or role.get("associatedPerson") or {}
+    return {"id": role.get("id"), "code": role.get("code"), "addr": role.get("addr"),
+            "telecom": role.get("telecom"), "relatedPerson": person, "_line": role.get("_line")}
+
+
+def _is_self(role: dict) -> bool:
+    from .participants import _is_patient
+    code = (one(role.get("code")) or {}).get("code") if isinstance(role, dict) else None
+    return code == "SELF" or role.get("classCode") == "PAT" and code in (None, "SELF") or _is_patient(role)
+
+
+@template_global
+def coverage_policy_holder(policy) -> dict | None:
+    """policyHolder / subscriber: the HLD participant; the Patient when the covered party is
+    the holder (relationship SELF) or the holder is the patient; else a RelatedPerson."""
+    hld = _participant(policy, "HLD", POLICY_HOLDER)
+    cov = _participant(policy, "COV", COVERED_PARTY)
+    cov_role = (cov or {}).get("participantRole") or {}
+    if hld is None:
+        return _conversion().patient if cov_role and _is_self(cov_role) else None
+    role = hld.get("participantRole") or {}
+    if _is_self(cov_role) or _is_self(role):
+        return _conversion().patient
+    if not any(role.get(k) for k in ("id", "playingEntity", "addr", "telecom")):
+        return None
+    return _emit("resource/RelatedPerson", src=_person_src(role))
+
+
+@template_global
+def coverage_subscriber_id(policy) -> str | None:
+    """subscriberId: the policy holder's id extension (the subscriber/member number), else the
+    covered party's."""
+    for type_code, roots in (("HLD", POLICY_HOLDER), ("COV", COVERED_PARTY)):
+        p = _participant(policy, type_code, roots)
+        for ii in many(((p or {}).get("participantRole") or {}).get("id")):
+            if isinstance(ii, dict) and (ii.get("extension") or "").strip() and not ii.get("nullFlavor"):
+                return ii["extension"].strip()
+    return None
+
+
+@template_global
+def coverage_identifiers(policy) -> list[dict]:
+    """identifier: the Policy Activity ids, and the covered party's health plan member id typed
+    MB (US Core Coverage identifier:memberid)."""
+    out = identifiers((policy or {}).get("id"))
+    cov = _participant(policy, "COV", COVERED_PARTY)
+    for ii in many(((cov or {}).get("participantRole") or {}).get("id")):
+        ident = identifier(ii)
+        if ident and (ii.get("extension") or "").strip():
+            ident["type"] = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203",
+                                         "code": "MB", "display": "Member Number"}]}
+            if all((x.get("system"), x.get("value")) != (ident.get("system"), ident["value"]) for x in out):
+                out.append(ident)
+    return out
+
+
+@template_global
+def coverage_relationship(policy) -> dict | None:
+    """relationship: the covered party's role code through SubscriberRelationship, keeping the
+    source RoleCode coding beside it."""
+    cov = _participant(policy, "COV", COVERED_PARTY)
+    code = one(((cov or {}).get("participantRole") or {}).get("code"))
+    if not isinstance(code, dict):
+        return None
+    mapped = concept(code.get("code"), "SubscriberRelationship")
+    own = coding(code)
+    cods = [c for c in (mapped, own) if c]
+    return {"coding": cods} if cods else None
+
+
+@template_global
+def coverage_period(policy) -> dict | None:
+    """period: the covered party's participation time (the coverage's effective dates)."""
+    cov = _participant(policy, "COV", COVERED_PARTY)
+    return period((cov or {}).get("time")) or period(one((policy or {}).get("effectiveTime")))
+
+
+@template_global
+def coverage_classes(policy) -> list[dict]:
+    """class: the health plan named by a REFR act in definition mood (C-CDA: the plan's id and
+    name) as class 'plan'."""
+    out = []
+    for c in children(policy, "REFR"):
+        if c.get("moodCode") != "DEF":
+            continue
+        ids = [i for i in many(c.get("id")) if isinstance(i, dict) and not i.get("nullFlavor")]
+        value = ids[0].get("extension") or ids[0].get("root") if ids else None
+        name = text(c.get("text")) or (codeable_concept(c.get("code")) or {}).get("text")
+        if value or name:
+            out.append({"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/coverage-class",
+                                             "code": "plan", "display": "Plan"}]},
+                        "value": value or name, "name": name})
+    return out
+
+
+@template_global
+def coverage_order(policy, parents) -> int | None:
+    """order: the sequenceNumber of the entryRelationship holding the policy in its Coverage Activity."""
+    from .quantities import number
+    for parent in many(parents)[:1]:
+        for rel in many(parent.get("entryRelationship")):
+            if isinstance(rel, dict) and rel.get("act") is policy:
+                seq = one(rel.get("sequenceNumber"))
+                n = number((seq or {}).get("value")) if isinstance(seq, dict) else None
+                if isinstance(n, (int, float)) and n >= 1 and int(n) == n:
+                    return int(n)
+    seq = one((policy or {}).get("sequenceNumber"))
+    n = number((seq or {}).get("value")) if isinstance(seq, dict) else None
+    return int(n) if isinstance(n, (int, float)) and n >= 1 and int(n) == n else None
+
+
+@template_global
+def coverage_guarantors(policy) -> list[dict]:
+    """Account.guarantor: each guarantor performer as a RelatedPerson (a person) or an Organization."""
+    out = []
+    for perf in _performers(policy, GUARANTOR_PERFORMER, "GUAR"):
+        ae = perf.get("assignedEntity") or {}
+        if not isinstance(ae, dict):
+            continue
+        if isinstance(ae.get("assignedPerson"), dict):
+            from .participants import _is_patient
+            party = _conversion().patient if _is_patient(ae) else _emit("resource/RelatedPerson", src=_person_src(ae))
+        elif isinstance(ae.get("representedOrganization"), dict):
+            party = _emit("resource/Organization", src=_payer_org_src(ae))
+        else:
+            party = None
+        if party:
+            out.append({"party": party, "period": period(perf.get("time"))})
+    return out
+
+
+@template_global
+def coverage_account(policy, parents, nested=False) -> None:
+    """The guarantor has no place on Coverage: an Account (FHIR's home for guarantors) holds it
+    with a reference to the coverage. Made only when the policy names a guarantor. The Coverage
+    reference comes from rendering the same Coverage again (``nested``: identical content, so
+    the same resource)."""
+    if nested:
+        return None
+    guarantors = coverage_guarantors(policy)
+    if not guarantors:
+        return None
+    cov = _emit("resource/Coverage", src=policy, parents=parents, nested=True)
+    if cov:
+        _emit("resource/CoverageAccount", src=policy, guarantors=guarantors, coverage=cov)
+    return None
+
+
+@template_global
+def authorization_note(policy) -> None:
+    """Authorization Activities (1.19) have no Coverage element: said in the report, not dropped silently."""
+    conv = _conversion()
+    for c in children(policy):
+        if has_template(c, *AUTHORIZATION):
+            seen = _WARNED.setdefault(conv, set())
+            if id(c) in seen:   # the policy may be rendered twice (List entries, then the route)
+                continue
+            seen.add(id(c))
+            conv.warn("Authorization Activity has no FHIR Coverage element; not mapped",
+                               level="partial", template_id=AUTHORIZATION[0], line=c.get("_line"))
+    return None

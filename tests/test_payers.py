@@ -1,0 +1,99 @@
+"""Payers: Coverage Activity / Policy Activity -> US Core Coverage, payer Organization,
+guarantor Account, the Coverage Activity -> List."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import ccda2fhir
+from tests.conftest import CORPUS, FIXTURES, needs_corpus, resolve, resources_of
+from tests.support.wrap import wrap_fragment
+
+GUIDE = FIXTURES / "hl7-c-cda-examples" / "Guide Examples"
+POLICY = GUIDE / "Policy Activity (V3)_2.16.840.1.113883.10.20.22.4.61" / "Policy Activity (V3) Example.xml"
+REL = "http://terminology.hl7.org/CodeSystem/subscriber-relationship"
+
+
+def convert_text(text: str):
+    text = re.sub(r"^\s*(<\?xml[^>]*\?>)?\s*(<!--.*?-->\s*)*", "", text, flags=re.S)
+    return ccda2fhir.convert(wrap_fragment(text, "48768-6").encode(), "p1", report=True)
+
+
+def test_policy_activity(validate):
+    bundle, report = convert_text(POLICY.read_text(encoding="utf-8-sig"))
+    (cov,) = resources_of(bundle, "Coverage")
+    assert validate(cov) == []
+    assert cov["meta"]["profile"] == ["http://hl7.org/fhir/us/core/StructureDefinition/us-core-coverage"]
+    assert cov["identifier"][0] == {"system": "urn:ietf:rfc:3986",
+                                    "value": "urn:uuid:3e676a50-7aac-11db-9fe1-0800200c9a66"}
+    member = cov["identifier"][1]
+    assert member["value"] == "1138345" and member["system"] == "urn:oid:1.1.1.1.1.1.1.1.14"
+    assert member["type"]["coding"][0]["code"] == "MB"
+    assert cov["status"] == "active"
+    codes = [(c["system"], c["code"]) for c in cov["type"]["coding"]]
+    assert codes == [("urn:oid:2.16.840.1.113883.6.255.1336", "12"), ("https://nahdo.org/sopt", "2")]
+    # covered party is SELF: the patient is subscriber and policy holder
+    assert cov["subscriber"] == cov["policyHolder"] == {"reference": "Patient/p1"}
+    assert cov["beneficiary"] == {"reference": "Patient/p1"}
+    assert cov["subscriberId"] == "1138345"
+    assert cov["relationship"]["coding"][0] == {"system": REL, "code": "self", "display": "Self"}
+    (payor,) = cov["payor"]
+    org = resolve(bundle, payor)
+    assert org["resourceType"] == "Organization" and org["name"] == "Good Health Insurance"
+    assert {"system": "urn:oid:2.16.840.1.113883.6.300", "value": "999999"} in org["identifier"]
+    assert org["address"][0]["city"] == "Blue Bell"
+    assert validate(org) == []
+    # the guarantor is on an Account that points at the coverage
+    (acct,) = resources_of(bundle, "Account")
+    assert validate(acct) == []
+    assert acct["coverage"] == [{"coverage": {"reference": f"Coverage/{cov['id']}"}}]
+    guarantor = resolve(bundle, acct["guarantor"][0]["party"])
+    assert guarantor["resourceType"] == "RelatedPerson"
+    assert guarantor["name"][0]["family"] == "Everyman" and guarantor["name"][0]["given"] == ["Adam", "Frankie"]
+    # the Authorization Activity is reported, not dropped silently
+    assert [i for i in report.issues if "Authorization Activity" in i.reason]
+
+
+def test_spouse_covered_by_the_holders_policy(validate):
+    text = POLICY.read_text(encoding="utf-8-sig").replace(
+        '<code code="SELF" codeSystem="2.16.840.1.113883.5.111" displayName="self" />',
+        '<code code="SPS" codeSystem="2.16.840.1.113883.5.111" displayName="spouse" />').replace(
+        '<participantRole classCode="PAT">', '<participantRole>')
+    bundle, _ = convert_text(text)
+    (cov,) = resources_of(bundle, "Coverage")
+    assert validate(cov) == []
+    assert cov["relationship"]["coding"][0]["code"] == "spouse"
+    holder = resolve(bundle, cov["subscriber"])
+    assert holder["resourceType"] == "RelatedPerson"
+    assert {"system": "urn:oid:2.16.840.1.113883.19", "value": "1138345"} in holder["identifier"]
+    assert cov["policyHolder"] == cov["subscriber"]
+    assert cov["beneficiary"] == {"reference": "Patient/p1"}
+
+
+@needs_corpus
+def test_ccd_r21_payers(validate):
+    path = CORPUS / "hl7-cda-ccda-2.1" / "examples" / "C-CDA_R2-1_CCD.xml"
+    bundle, report = ccda2fhir.convert(path.read_bytes(), "p1", report=True)
+    (cov,) = resources_of(bundle, "Coverage")
+    assert cov["order"] == 2                       # the entryRelationship's sequenceNumber
+    assert resolve(bundle, cov["payor"][0])["name"] == "Good Health Insurance"
+    assert cov["subscriberId"] == "1138345"
+    (group,) = [r for r in resources_of(bundle, "List")
+                if r["identifier"][0]["value"] == "urn:uuid:1fe2cdd0-7aad-11db-9fe1-0800200c9a66"]
+    assert group["code"]["coding"][0]["code"] == "48768-6"
+    assert group["entry"] == [{"item": {"reference": f"Coverage/{cov['id']}"}}]
+    for r in [cov, group] + resources_of(bundle, "Account"):
+        assert validate(r) == []
+    assert not [i for i in report.issues if i.level in ("unmapped", "error")
+                and "INSURANCE" in (i.section or "")]
+
+
+@needs_corpus
+def test_r11_c32_payers(validate):
+    path = CORPUS / "amida-blue-button" / "example" / "C32.xml"
+    bundle, report = ccda2fhir.convert(path.read_bytes(), "p1", report=True)
+    covs = resources_of(bundle, "Coverage")
+    assert covs
+    for c in covs:
+        assert validate(c) == []
+        assert c["payor"]
