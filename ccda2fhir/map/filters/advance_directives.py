@@ -1,0 +1,142 @@
+"""Advance Directive Observation / Organizer -> Consent (scope adr), and the referenced
+external document -> DocumentReference.
+
+No C-CDA on FHIR page covers advance directives. FHIR R4 Consent with scope 'adr'
+(Advance Directive) is the resource FHIR defines for them; the directive's kind (the
+observation code, e.g. Resuscitation status / LOINC Advance directive, and the organizer's
+code, e.g. living will) is Consent.category, what it says (the value, e.g. Do not
+resuscitate) is provision.code, its effective time provision.period.
+"""
+from __future__ import annotations
+
+from .codes import codeable_concept
+from .dates import datetime, period
+from .navigation import many, one
+from .participants import participants
+from .registry import template_global
+from .terminology import concept
+from .text import text
+
+ORGANIZER = ("2.16.840.1.113883.10.20.22.4.108",)
+STATUS_OBS = ("2.16.840.1.113883.10.20.1.37",)   # R1.1 Advance directive status observation
+
+
+def _conversion():
+    from ..conversion import current
+    return current()
+
+
+@template_global
+def adr_categories(src, parents) -> list[dict]:
+    """category: the observation's code, then an enclosing Advance Directive Organizer's code."""
+    from .navigation import has_template
+    out = []
+    for item in [src] + [p for p in many(parents)[:1] if has_template(p, *ORGANIZER)]:
+        cc = codeable_concept((item or {}).get("code"))
+        if cc and cc not in out:
+            out.append(cc)
+    if not out:
+        out.append({"coding": [{"system": "http://loinc.org", "code": "75320-2", "display": "Advance directive"}]})
+    return out
+
+
+@template_global
+def adr_status(src) -> str:
+    """Consent.status: nullified -> entered-in-error; aborted/cancelled -> rejected; a directive
+    whose effective time has ended -> inactive; else active (a recorded directive in force);
+    an R1.1 status observation saying inactive (SNOMED 73425007) -> inactive."""
+    from .navigation import related
+    from .status import status_code
+    code = status_code(src)
+    if code == "nullified":
+        return "entered-in-error"
+    if code in ("aborted", "cancelled"):
+        return "rejected"
+    for st in related(src, *STATUS_OBS):
+        v = one(st.get("value")) or {}
+        if v.get("code") == "73425007":
+            return "inactive"
+    eff = one((src or {}).get("effectiveTime"))
+    high = eff.get("high") if isinstance(eff, dict) else None
+    if isinstance(high, dict) and high.get("value") and datetime(high):
+        import datetime as dt
+        end = datetime(high)[:10]
+        if end < dt.date.today().isoformat()[:len(end)]:
+            return "inactive"
+    return "active"
+
+
+@template_global
+def adr_actors(src) -> list[dict]:
+    """provision.actor: the custodian/agent participants (CST: healthcare agent, who holds the
+    directive) as RelatedPersons, role from their role code (else ParticipationType CST)."""
+    from .participants import related_person_ref
+    out = []
+    for p in participants(src, "CST"):
+        role = p.get("participantRole")
+        if not isinstance(role, dict):
+            continue
+        ref = related_person_ref(role)
+        if not ref:
+            continue
+        role_cc = codeable_concept(role.get("code")) or {"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "CST",
+            "display": "custodian"}]}
+        out.append({"role": role_cc, "reference": ref})
+    return out
+
+
+@template_global
+def adr_verification(src) -> list[dict]:
+    """verification: a VRF participant means the directive was verified (verifier itself is a
+    clinician, which R4 verifiedWith (Patient|RelatedPerson) cannot hold)."""
+    out = []
+    for p in participants(src, "VRF"):
+        out.append({"verified": True, "verificationDate": datetime(p.get("time"))})
+    return out
+
+
+def _external_docs(src) -> list[dict]:
+    return [r["externalDocument"] for r in many((src or {}).get("reference"))
+            if isinstance(r, dict) and isinstance(r.get("externalDocument"), dict)]
+
+
+@template_global
+def adr_attachment(src) -> dict | None:
+    """sourceAttachment: the external document's text reference URL and mediaType."""
+    for doc in _external_docs(src):
+        ed = one(doc.get("text")) or {}
+        ref = one(ed.get("reference")) if isinstance(ed, dict) else None
+        url = (ref or {}).get("value", "").strip() if isinstance(ref, dict) else ""
+        if url and not url.startswith("#"):
+            return {"contentType": (ed.get("mediaType") or "").strip() or None, "url": url,
+                    "title": text(doc.get("title")) if doc.get("title") else None}
+    return None
+
+
+@template_global
+def adr_documents(src) -> list[dict]:
+    """References to the DocumentReferences made from the directive's external documents."""
+    out = []
+    for doc in _external_docs(src):
+        ref = _conversion().emit("resource/ExternalDocumentReference", src=doc, directive=src)
+        if ref:
+            out.append(ref)
+    return out
+
+
+@template_global
+def external_document_content(doc) -> list[dict]:
+    """DocumentReference.content from an externalDocument's text (reference URL, mediaType)."""
+    from .status import data_absent
+    ed = one((doc or {}).get("text")) or {}
+    ref = one(ed.get("reference")) if isinstance(ed, dict) else None
+    url = (ref or {}).get("value", "").strip() if isinstance(ref, dict) else ""
+    att = {}
+    if url and not url.startswith("#"):
+        att["url"] = url
+    if isinstance(ed, dict) and ed.get("mediaType"):
+        att["contentType"] = ed["mediaType"].strip()
+    if not att:
+        att = {"extension": [data_absent("UNK")]}
+    return [{"attachment": att}]

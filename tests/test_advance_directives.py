@@ -1,0 +1,95 @@
+"""Advance Directive Observation / Organizer -> Consent (scope adr) + the directive's
+DocumentReference."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import ccda2fhir
+from tests.conftest import CORPUS, FIXTURES, needs_corpus, resolve, resources_of
+from tests.support.wrap import wrap_fragment
+
+GUIDE = FIXTURES / "hl7-c-cda-examples" / "Guide Examples"
+OBS = GUIDE / "Advance Directive Observation (V3)_2.16.840.1.113883.10.20.22.4.48" / \
+    "Advance Directive Observation (V3) Example.xml"
+SNOMED = "http://snomed.info/sct"
+
+
+def convert_text(text: str):
+    text = re.sub(r"^\s*(<\?xml[^>]*\?>)?\s*(<!--.*?-->\s*)*", "", text, flags=re.S)
+    return ccda2fhir.convert(wrap_fragment(text, "42348-3").encode(), "p1", report=True)
+
+
+def test_advance_directive_observation(validate):
+    bundle, report = convert_text(OBS.read_text(encoding="utf-8-sig"))
+    (consent,) = resources_of(bundle, "Consent")
+    assert validate(consent) == []
+    assert consent["identifier"] == [{"system": "urn:ietf:rfc:3986",
+                                      "value": "urn:uuid:9b54c3c9-1673-49c7-aef9-b037ed72ed27"}]
+    assert consent["status"] == "active"
+    assert consent["scope"]["coding"][0]["code"] == "adr"
+    assert consent["category"][0]["coding"] == [
+        {"system": SNOMED, "code": "304251008", "display": "Resuscitation status"},
+        {"system": "http://loinc.org", "code": "75320-2", "display": "Advance Directive"}]
+    assert consent["patient"] == {"reference": "Patient/p1"}
+    assert consent["dateTime"] == "2013-08-01T12:35:00-08:00"
+    assert consent["provision"]["period"] == {"start": "2011-02-13"}
+    assert consent["provision"]["code"] == [{"coding": [{"system": SNOMED, "code": "304253006",
+                                                         "display": "Not for resuscitation"}],
+                                             "text": "Do not resuscitate"}]
+    # the healthcare agent (CST, the mother) is an actor of the provision
+    (actor,) = consent["provision"]["actor"]
+    assert actor["role"]["coding"][0]["code"] == "MTH"
+    agent = resolve(bundle, actor["reference"])
+    assert agent["resourceType"] == "RelatedPerson" and agent["name"][0]["family"] == "Jones"
+    assert consent["verification"] == [{"verified": True}]     # VRF time '201302013' is not a date
+    assert consent["sourceAttachment"] == {
+        "contentType": "application/pdf", "url": "AdvanceDirective.b50b7910-7ffb-4f4c-bbe4-177ed68cbbf3.pdf"}
+    assert resolve(bundle, consent["organization"][0])["name"] == "Good Health Hospital"
+    # the directive document itself
+    docs = [d for d in resources_of(bundle, "DocumentReference")
+            if d.get("masterIdentifier", {}).get("value") == "urn:uuid:b50b7910-7ffb-4f4c-bbe4-177ed68cbbf3"]
+    assert len(docs) == 1
+    assert validate(docs[0]) == []
+    assert docs[0]["content"] == [{"attachment": {
+        "url": "AdvanceDirective.b50b7910-7ffb-4f4c-bbe4-177ed68cbbf3.pdf", "contentType": "application/pdf"}}]
+    assert docs[0]["subject"] == {"reference": "Patient/p1"}
+    assert not [i for i in report.issues if i.level in ("unmapped", "error")]
+
+
+def test_ended_directive_is_inactive(validate):
+    text = OBS.read_text(encoding="utf-8-sig").replace('<high nullFlavor="NA" />', '<high value="20120101" />')
+    bundle, _ = convert_text(text)
+    (consent,) = resources_of(bundle, "Consent")
+    assert consent["status"] == "inactive"
+    assert consent["provision"]["period"] == {"start": "2011-02-13", "end": "2012-01-01"}
+    assert validate(consent) == []
+
+
+@needs_corpus
+def test_ccd_r21_advance_directives(validate):
+    path = CORPUS / "hl7-cda-ccda-2.1" / "examples" / "C-CDA_R2-1_CCD.xml"
+    bundle, report = ccda2fhir.convert(path.read_bytes(), "p1", report=True)
+    (consent,) = resources_of(bundle, "Consent")
+    assert validate(consent) == []
+    # the organizer's code (living will) is the second category
+    assert consent["category"][1]["coding"][0]["code"] == "45473-6"
+    assert consent["provision"]["code"][0]["coding"][0]["code"] == "304253006"
+    assert consent["provision"]["period"] == {"start": "2011-02-19"}
+    # the attachment wins the source[x] choice; the document is a DocumentReference too
+    assert consent["sourceAttachment"]["url"] == "AdvanceDirective.b50b7910.pdf"
+    assert "sourceReference" not in consent
+    assert [d for d in resources_of(bundle, "DocumentReference")
+            if d.get("masterIdentifier", {}).get("value") == "urn:uuid:b50b7910-7ffb-4f4c-bbe4-177ed68cbbf3"]
+    assert not [i for i in report.issues if "4.48" in (i.template_id or "") and i.level in ("unmapped", "error")]
+
+
+@needs_corpus
+def test_r11_advance_directives(validate):
+    path = CORPUS / "amida-blue-button" / "example" / "C32.xml"
+    bundle = ccda2fhir.convert(path.read_bytes(), "p1")
+    consents = resources_of(bundle, "Consent")
+    assert consents
+    for c in consents:
+        assert validate(c) == []
+        assert c["scope"]["coding"][0]["code"] == "adr"
