@@ -6,13 +6,22 @@ from functools import lru_cache
 from importlib import resources
 
 from .codes import codeable_concept, coding, codings
-from .navigation import many, one, related
+from .navigation import many, one, related, template_ids
 from .participants import location_ref, practitioner_ref
 from .registry import template_filter, template_global
 from .status import data_absent, status_code
 from .terminology import concept
 
 ACT_CODE = "2.16.840.1.113883.5.4"
+# Senders sometimes put the ActEncounterCode value set OID where the ActCode system belongs.
+ACT_CODE_OIDS = (ACT_CODE, "2.16.840.1.113883.1.11.13955")
+_PLANNED_MOODS = ("INT", "ARQ", "PRMS", "PRP", "RQO", "APT")
+ENCOUNTER_DIAGNOSIS = "2.16.840.1.113883.10.20.22.4.80"
+HOSPITAL_DISCHARGE_DIAGNOSIS = "2.16.840.1.113883.10.20.22.4.33"
+HOSPITAL_ADMISSION_DIAGNOSIS = "2.16.840.1.113883.10.20.22.4.34"
+PROBLEM_OBSERVATIONS = ("2.16.840.1.113883.10.20.22.4.4", "2.16.840.1.113883.10.20.1.28",
+                        "1.3.6.1.4.1.19376.1.5.3.1.4.5")
+_DIAGNOSIS_USE = {HOSPITAL_DISCHARGE_DIAGNOSIS: "DD", HOSPITAL_ADMISSION_DIAGNOSIS: "AD"}
 V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 
 
@@ -29,13 +38,14 @@ def _cpt_classes() -> dict:
 
 
 @template_global
-def encounter_class(code) -> dict:
-    """Encounter.class: a v3 ActCode from the code or a translation, or from a CPT E/M code;
-    data-absent-reason when neither says (IG)."""
+def encounter_class(code, src=None) -> dict:
+    """Encounter.class: a v3 ActCode from the code or a translation, or from a CPT E/M code (the
+    encounter's own, then those of its billing-code acts); data-absent-reason when none says (IG)."""
     cd = one(code)
     candidates = [cd] + many((cd or {}).get("translation")) if isinstance(cd, dict) else []
+    candidates += [one(a.get("code")) for a in _billing_acts(src)]
     for c in candidates:
-        if isinstance(c, dict) and c.get("codeSystem") == ACT_CODE and c.get("code"):
+        if isinstance(c, dict) and c.get("codeSystem") in ACT_CODE_OIDS and c.get("code"):
             out = coding(c)
             out["system"] = V3_ACT_CODE
             return out
@@ -48,13 +58,36 @@ def encounter_class(code) -> dict:
     return {"extension": [data_absent("UNK")]}
 
 
+_BILLING_SYSTEMS = ("2.16.840.1.113883.6.12", "2.16.840.1.113883.6.285", "2.16.840.1.113883.6.14")
+
+
+def _billing_acts(src) -> list[dict]:
+    """Untemplated acts nested in an encounter that only carry a CPT/HCPCS code: the encounter's
+    further E&M billing codes (HL7 example 'Multiple CPT E&M Codes Single Encounter')."""
+    from .navigation import children
+    out = []
+    for act in children(src) if isinstance(src, dict) else []:
+        code = one(act.get("code"))
+        if not template_ids(act) and isinstance(code, dict) and code.get("codeSystem") in _BILLING_SYSTEMS \
+                and not children(act):
+            out.append(act)
+    return out
+
+
+@template_global
+def encounter_billing_types(src) -> list[dict]:
+    """More Encounter.type entries from the encounter's billing-code acts."""
+    return [cc for cc in (codeable_concept(a.get("code")) for a in _billing_acts(src)) if cc]
+
+
 @template_global
 def encounter_type(code) -> list[dict]:
     """Encounter.type: the code without its v3 ActCode codings."""
     cc = codeable_concept(code)
     if not cc:
         return []
-    cc["coding"] = [c for c in cc.get("coding", []) if c.get("system") != V3_ACT_CODE]
+    cc["coding"] = [c for c in cc.get("coding", []) if c.get("system") != V3_ACT_CODE
+                    and c.get("system") != "urn:oid:2.16.840.1.113883.1.11.13955"]
     if not cc["coding"]:
         del cc["coding"]
     return [cc] if cc else []
@@ -66,6 +99,11 @@ def encounter_status(src) -> str:
     otherwise the statusCode through the IG ConceptMap; 'unknown' when nothing says."""
     eff = one((src or {}).get("effectiveTime"))
     sc = status_code(src)
+    if (src or {}).get("moodCode") in _PLANNED_MOODS:
+        # Planned Encounter (4.40): planned, unless cancelled or otherwise ended.
+        c = concept(sc, "EncounterStatus")
+        return c["code"] if c and c["code"] in ("cancelled", "entered-in-error", "finished") \
+            and sc != "completed" else "planned"
     if sc not in (None, "completed", "active"):
         c = concept(sc, "EncounterStatus")
         if c:
@@ -124,18 +162,42 @@ def encounter_locations(src) -> list[dict]:
     return out
 
 
+def _rank(obs: dict) -> int | None:
+    """Diagnosis rank from a nested Rank observation (QRDA 2.16.840.1.113883.10.20.24.3.166, value INT)."""
+    for r in related(obs, "2.16.840.1.113883.10.20.24.3.166"):
+        v = one(r.get("value"))
+        try:
+            n = int((v or {}).get("value"))
+        except (TypeError, ValueError):
+            continue
+        if n > 0:
+            return n
+    return None
+
+
 @template_global
 def encounter_diagnoses(src) -> list[dict]:
-    """Encounter.diagnosis: each Encounter Diagnosis act's problem observations become
-    Conditions (category encounter-diagnosis)."""
+    """Encounter.diagnosis: the problem observations of each Encounter Diagnosis act (4.80), and of
+    Hospital Admission/Discharge Diagnosis acts (4.34/4.33) nested in the encounter, become
+    Conditions (category encounter-diagnosis, IG); admission/discharge ones say so in use."""
     from ..conversion import current
     out = []
-    for act in related(src, "2.16.840.1.113883.10.20.22.4.80"):
-        for obs in related(act, "2.16.840.1.113883.10.20.22.4.4"):
+    for act in related(src, ENCOUNTER_DIAGNOSIS, HOSPITAL_DISCHARGE_DIAGNOSIS, HOSPITAL_ADMISSION_DIAGNOSIS):
+        use = next((_DIAGNOSIS_USE[t] for t in _DIAGNOSIS_USE if t in template_ids(act)), None)
+        for obs in related(act, *PROBLEM_OBSERVATIONS):
             ref = current().emit("resource/Condition", src=obs, parents=[act, src],
                                  category="encounter-diagnosis")
             if ref:
-                out.append({"condition": ref})
+                d = {"condition": ref}
+                rank = _rank(obs)
+                if rank:
+                    d["rank"] = rank
+                if use:
+                    d["use"] = {"coding": [{
+                        "system": "http://terminology.hl7.org/CodeSystem/diagnosis-role", "code": use,
+                        "display": "Discharge diagnosis" if use == "DD" else "Admission diagnosis"}]}
+                if d not in out:
+                    out.append(d)
     return out
 
 
@@ -159,3 +221,39 @@ def reasons(src) -> list[dict]:
 
 
 __all__ = ["codings"]
+
+
+@template_global
+def encounter_source(src):
+    """The statement to render for an encounter: a bare pointer (an <encounter> holding only an id,
+    as problem acts use to name the encounter they were recorded in) is rendered from the full
+    Encounter Activity with that id elsewhere in the document, so the one Encounter resource gets
+    the real status, class and dates rather than the pointer's unknowns."""
+    if not isinstance(src, dict) or src.get("code") or src.get("effectiveTime") or not many(src.get("id")):
+        return src
+    from ...assemble.ids import ii_key
+    from ..conversion import current
+    from .plans import _index
+    try:
+        idx = _index(current())
+    except LookupError:
+        return src
+    for ii in many(src.get("id")):
+        k = ii_key(ii)
+        for _section, element, stmt, _parents in idx.get(k, ()) if k else ():
+            if element == "encounter" and stmt is not src and (stmt.get("code") or stmt.get("effectiveTime")):
+                return stmt
+    return src
+
+
+@template_global
+def encounter_destination(src) -> dict | None:
+    """hospitalization.destination: the 'discharged to' location (participant typeCode DST,
+    a Service Delivery Location) as the HL7 example 'Inpatient Encounter Discharged to Rehab
+    Location' gives it."""
+    for p in many((src or {}).get("participant")):
+        if isinstance(p, dict) and p.get("typeCode") == "DST":
+            ref = location_ref(p.get("participantRole"))
+            if ref:
+                return ref
+    return None

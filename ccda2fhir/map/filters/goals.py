@@ -1,0 +1,148 @@
+"""Goal Observation (4.121) -> US Core Goal: description, targets, dates, addresses, achievement."""
+from __future__ import annotations
+
+from .codes import codeable_concept
+from .dates import date, parse_ts
+from .navigation import many, one
+from .registry import template_filter, template_global
+from .status import status_code
+from .terminology import concept
+from .text import text
+
+# What a goal may address (Goal.addresses: Condition | Observation | MedicationStatement |
+# NutritionOrder | ServiceRequest | RiskAssessment): only these are resolved, so a goal never
+# renders another goal while being rendered.
+_ADDRESSABLE = ("Condition", "Observation", "MedicationStatement", "ServiceRequest")
+
+
+@template_filter
+def goal_lifecycle(src) -> str:
+    """lifecycleStatus from statusCode (valuemaps/plans.json GoalLifecycle); C-CDA fixes it to active."""
+    c = concept(status_code(src), "GoalLifecycle")
+    return c["code"] if c else "active"
+
+
+@template_global
+def goal_achievement(progress) -> dict | None:
+    """achievementStatus: the Progress Toward Goal value, with the FHIR goal-achievement coding
+    added when the SNOMED code is one the table knows."""
+    if not isinstance(progress, dict):
+        return None
+    value = one(progress.get("value"))
+    cc = codeable_concept(value)
+    if not cc:
+        return None
+    fhir = concept(value, "GoalAchievement")
+    if fhir:
+        cc["coding"] = [fhir] + [c for c in cc.get("coding", []) if c != fhir]
+    return cc
+
+
+@template_global
+def goal_description(src) -> dict:
+    """Goal.description (required): the code (a goal concept, or the observable the target is set
+    on) with the narrative text; the narrative alone; else data-absent."""
+    src = src or {}
+    cc = codeable_concept(src.get("code")) or {}
+    narrative = text(src.get("text"))
+    value = one(src.get("value"))
+    # A coded value with a non-observable code (e.g. SNOMED goal finding as value): use the value.
+    if isinstance(value, dict) and value.get("xsi_type") in ("CD", "CE", "CV", "CO") and not cc:
+        cc = codeable_concept(value) or {}
+    if narrative:
+        cc = {**cc, "text": narrative}
+    if cc:
+        return cc
+    from .status import data_absent
+    return {"extension": [data_absent((src.get("code") or {}).get("nullFlavor") or "UNK")]}
+
+
+def _detail(value) -> dict:
+    from .quantities import quantity, range_
+    v = one(value)
+    if not isinstance(v, dict):
+        return {}
+    xt = v.get("xsi_type")
+    if xt == "PQ":
+        q = quantity(v)
+        return {"detailQuantity": q} if q else {}
+    if xt == "IVL_PQ":
+        r = range_(v)
+        return {"detailRange": r} if r else {}
+    if xt in ("CD", "CE", "CV", "CO", "CS"):
+        cc = codeable_concept(v)
+        return {"detailCodeableConcept": cc} if cc else {}
+    if xt in ("ST", "ED"):
+        t = text(v)
+        return {"detailString": t} if t else {}
+    if xt == "INT" and v.get("value"):
+        try:
+            return {"detailInteger": int(v["value"])}
+        except ValueError:
+            return {}
+    if xt == "BL" and v.get("value") in ("true", "false"):
+        return {"detailBoolean": v["value"] == "true"}
+    return {}
+
+
+@template_global
+def goal_targets(src) -> list[dict]:
+    """Goal.target: measure = the goal's code when it carries a value (the value is the target),
+    plus component goals' code/value; dueDate from effectiveTime/high."""
+    src = src or {}
+    eff = one(src.get("effectiveTime"))
+    due = date(eff.get("high")) if isinstance(eff, dict) else None
+    out = []
+    detail = _detail(src.get("value"))
+    if detail:
+        t = {"measure": codeable_concept(src.get("code")), **detail, "dueDate": due}
+        out.append({k: v for k, v in t.items() if v})
+    from .navigation import children
+    for comp in children(src, "COMP"):
+        if comp.get("moodCode") != "GOL":
+            continue
+        d = _detail(comp.get("value"))
+        if d:
+            t = {"measure": codeable_concept(comp.get("code")), **d, "dueDate": due}
+            out.append({k: v for k, v in t.items() if v})
+    if not out and due:
+        out.append({"dueDate": due})
+    return out
+
+
+@template_global
+def goal_start(src) -> str | None:
+    """Goal.startDate: effectiveTime/low, else effectiveTime/@value (date precision)."""
+    eff = one((src or {}).get("effectiveTime"))
+    if not isinstance(eff, dict):
+        return None
+    return date(eff.get("low")) or (date(eff) if eff.get("value") else None)
+
+
+@template_global
+def goal_status_date(progress) -> str | None:
+    if not isinstance(progress, dict):
+        return None
+    eff = one(progress.get("effectiveTime"))
+    if isinstance(eff, dict) and not eff.get("value"):
+        eff = eff.get("low") or eff.get("high")
+    ts = parse_ts(eff)
+    return ts.date() if ts else None
+
+
+@template_global
+def goal_addresses(src) -> list[dict]:
+    """Goal.addresses: what its Entry References (4.122) and RSON-nested concerns point at,
+    when the target is mapped to an addressable resource in this document."""
+    from .plans import entry_reference_refs, refs_to_statements
+    from .navigation import children
+    out = [r for r in entry_reference_refs(src, ("Condition", "Observation", "MedicationStatement",
+                                                 "ServiceRequest"))
+           if r["reference"].split("/")[0] in _ADDRESSABLE]
+    for child in children(src, "RSON"):
+        if "2.16.840.1.113883.10.20.22.4.122" in [t.get("root") for t in many(child.get("templateId"))]:
+            continue
+        for r in refs_to_statements(child.get("id"), ("Condition", "Observation"), exclude=None):
+            if r["reference"].split("/")[0] in _ADDRESSABLE and r not in out:
+                out.append(r)
+    return out

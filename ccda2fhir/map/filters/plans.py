@@ -1,0 +1,402 @@
+"""Plans, requests and references between statements (Plan of Treatment, Care Plan, Referrals).
+
+Planned statements (moodCode INT/RQO/PRP/ARQ/PRMS/APT) become request resources:
+ServiceRequest, CommunicationRequest, SupplyRequest, or the medication engineer's
+MedicationRequest/ImmunizationRecommendation. This module also resolves a statement's
+pointer to another statement (Entry Reference 4.122, an Indication whose id is a
+problem's id) to the resource that other statement becomes, and makes the one
+CarePlan of a Care Plan document.
+
+Resolving emits the target through its own route, with its own section and parents,
+so the rendering is the one the dispatcher makes when it reaches it: the engine
+keeps one resource (identical content dedups).
+"""
+from __future__ import annotations
+
+import weakref
+from html import escape
+
+from ...assemble.ids import ii_key
+from .codes import codeable_concept
+from .navigation import STATEMENTS, many, one, statement_of, template_ids
+from .registry import template_filter, template_global
+from .status import status_code
+from .terminology import concept
+
+ENTRY_REFERENCE = "2.16.840.1.113883.10.20.22.4.122"
+INDICATION = "2.16.840.1.113883.10.20.22.4.19"
+CARE_PLAN_DOC = "2.16.840.1.113883.10.20.22.1.15"
+CARE_PLAN_CODE = "52521-2"
+# Sections a Care Plan's parts come from (template id roots and LOINC codes).
+HEALTH_CONCERNS = ("2.16.840.1.113883.10.20.22.2.58", "75310-3")
+GOALS = ("2.16.840.1.113883.10.20.22.2.60", "61146-7")
+INTERVENTIONS = ("2.16.840.1.113883.10.20.21.2.3", "62387-6")
+OUTCOMES = ("2.16.840.1.113883.10.20.22.2.61", "11383-7")
+PLAN = ("2.16.840.1.113883.10.20.22.2.10", "18776-5")
+# CarePlan.activity.reference may only name these types (R4); others go to outcomeReference.
+_ACTIVITY_TYPES = ("Appointment", "CommunicationRequest", "DeviceRequest", "MedicationRequest",
+                   "NutritionOrder", "Task", "ServiceRequest", "VisionPrescription", "RequestGroup")
+
+_STATE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_MAX_DEPTH = 4
+
+
+def _conv():
+    from ..conversion import current
+    return current()
+
+
+def _state(conv) -> dict:
+    st = _STATE.get(conv)
+    if st is None:
+        st = _STATE[conv] = {"index": None, "depth": 0, "careplan": None}
+    return st
+
+
+# ---- statuses, intents, priorities -------------------------------------------------------
+
+@template_filter
+def request_intent(src) -> str:
+    """Request intent from the moodCode (valuemaps/plans.json RequestIntent); 'plan' by default."""
+    c = concept((src or {}).get("moodCode") if isinstance(src, dict) else None, "RequestIntent")
+    return c["code"] if c else "plan"
+
+
+@template_filter
+def request_status(src, map_name: str = "RequestStatus") -> str:
+    """Request status from the statusCode; 'active' for a planned entry with none, 'unknown'
+    (or the map's nearest) when the statusCode is a nullFlavor."""
+    sc = status_code(src)
+    c = concept(sc, map_name)
+    if c:
+        return c["code"]
+    stc = one((src or {}).get("statusCode")) if isinstance(src, dict) else None
+    if isinstance(stc, dict) and stc.get("nullFlavor"):
+        return "unknown" if map_name == "RequestStatus" else "active"
+    return "active"
+
+
+@template_filter
+def request_priority(src) -> str | None:
+    c = concept(one((src or {}).get("priorityCode")) if isinstance(src, dict) else None, "RequestPriority")
+    return c["code"] if c else None
+
+
+# ---- statement index and resolution -------------------------------------------------------
+
+def _section_keys(section: dict) -> set:
+    keys = set(section.get("templateIds") or ())
+    code = section.get("code") or {}
+    if isinstance(code, dict) and code.get("code"):
+        keys.add(code["code"])
+    return keys
+
+
+def _index(conv) -> dict:
+    """id key -> [(section, element, stmt, parents)] over every statement of the document."""
+    st = _state(conv)
+    if st["index"] is not None:
+        return st["index"]
+    idx: dict = {}
+
+    def visit(section, element, stmt, parents, depth):
+        for ii in many(stmt.get("id")):
+            k = ii_key(ii)
+            if k:
+                idx.setdefault(k, []).append((section, element, stmt, parents))
+        if depth > 12:
+            return
+        for rel in many(stmt.get("entryRelationship")) + many(stmt.get("component")):
+            el, child = statement_of(rel)
+            if child is not None:
+                visit(section, el, child, [stmt] + parents, depth + 1)
+
+    for section in conv.doc.get("sections") or ():
+        for entry in many(section.get("entries")):
+            el, stmt = statement_of(entry)
+            if stmt is not None:
+                visit(section, el, stmt, [], 0)
+    st["index"] = idx
+    return idx
+
+
+def _route_for(element, stmt, section):
+    from ..routes import table
+    routes = table()
+    route = routes.match(element, template_ids(stmt), _section_keys(section))
+    return route if route is not None else routes.fallback.get(element)
+
+
+def emit_statement(section, element, stmt, parents, types=None) -> list[dict]:
+    """The References of what the dispatcher makes of one statement (its own route), made now.
+
+    A route without a template (a concern act that descends) gives the references of its
+    nested statements. ``types`` limits the result (and what is rendered) to these resource
+    templates. Depth-limited: statements pointing at statements pointing back stop here.
+    """
+    conv = _conv()
+    st = _state(conv)
+    if st["depth"] >= _MAX_DEPTH:
+        return []
+    route = _route_for(element, stmt, section)
+    if route is None:
+        return []
+    template = route.template_for(stmt)
+    out = []
+    st["depth"] += 1
+    saved_where = conv.where
+    try:
+        if template:
+            if types is None or template.split("/")[-1] in types:
+                ref = conv.emit(template, src=stmt, parents=parents, element=element, section=section)
+                if ref:
+                    out.append(ref)
+        if not template or route.descend:
+            for rel in many(stmt.get("entryRelationship")) + many(stmt.get("component")):
+                el, child = statement_of(rel)
+                if child is None or route.absorbs.intersection(template_ids(child)):
+                    continue
+                for ref in emit_statement(section, el, child, [stmt] + parents, types):
+                    if ref not in out:
+                        out.append(ref)
+    except Exception as exc:  # the target's own mapping reports its problems when it is reached
+        conv.warn(f"could not resolve a reference to another entry: {type(exc).__name__}: {exc}")
+    finally:
+        st["depth"] -= 1
+        conv.where = saved_where
+    return out
+
+
+@template_global
+def refs_to_statements(ids, types=None, exclude=None) -> list[dict]:
+    """References to the resources made from the statements these ids identify elsewhere in
+    the document (not Entry References, Indications or ``exclude`` itself)."""
+    conv = _conv()
+    idx = _index(conv)
+    out = []
+    for ii in many(ids):
+        k = ii_key(ii)
+        for section, element, stmt, parents in idx.get(k, ()) if k else ():
+            if stmt is exclude or set(template_ids(stmt)) & {ENTRY_REFERENCE, INDICATION}:
+                continue
+            for ref in emit_statement(section, element, stmt, parents, types):
+                if ref not in out:
+                    out.append(ref)
+            break
+    return out
+
+
+@template_global
+def entry_reference_refs(src, types=None) -> list[dict]:
+    """References for the Entry Reference acts (4.122) nested in a statement."""
+    from .navigation import related
+    out = []
+    for act in related(src, ENTRY_REFERENCE):
+        for ref in refs_to_statements(act.get("id"), types, exclude=act):
+            if ref not in out:
+                out.append(ref)
+    return out
+
+
+_REASON_TYPES = ("Condition", "Observation", "Procedure", "AllergyIntolerance", "DiagnosticReport",
+                 "DocumentReference")
+
+
+@template_global
+def indication_reasons(src) -> dict:
+    """{'codes': reasonCode, 'refs': reasonReference} from Indications (IG: when the indication's id
+    is a problem's id converted elsewhere, reference it; else its value is a reasonCode)."""
+    from .encounters import reasons
+    from .navigation import related
+    refs = []
+    resolved_codes = []
+    for obs in related(src, INDICATION):
+        found = [r for r in refs_to_statements(obs.get("id"), _REASON_TYPES, exclude=obs)
+                 if r["reference"].split("/")[0] in _REASON_TYPES]
+        if found:
+            refs.extend(r for r in found if r not in refs)
+            cc = codeable_concept(one(obs.get("value")))
+            if cc:
+                resolved_codes.append(cc)
+    codes = [c for c in reasons(src) if c not in resolved_codes]
+    return {"codes": codes, "refs": refs}
+
+
+# ---- Care Plan ------------------------------------------------------------------------------
+
+def _is_care_plan(header: dict) -> bool:
+    code = header.get("code") if isinstance(header.get("code"), dict) else {}
+    return code.get("code") == CARE_PLAN_CODE or CARE_PLAN_DOC in template_ids(header)
+
+
+def _sections_of(conv, keys) -> list[dict]:
+    return [s for s in conv.doc.get("sections") or () if _section_keys(s) & set(keys)]
+
+
+def _entry_refs(conv, sections, types=None) -> list[dict]:
+    out = []
+    for section in sections:
+        for entry in many(section.get("entries")):
+            el, stmt = statement_of(entry)
+            if stmt is None:
+                continue
+            for ref in emit_statement(section, el, stmt, [], types):
+                if ref not in out:
+                    out.append(ref)
+    return out
+
+
+def _narrative_div(header: dict, sections: list[dict]) -> dict:
+    title = (header.get("title") or {}).get("_text") if isinstance(header.get("title"), dict) else None
+    parts = [f"<p>{escape(title or 'Care Plan')}</p>"]
+    for s in sections:
+        if s.get("title"):
+            parts.append(f"<p>{escape(str(s['title']))}</p>")
+    return {"status": "generated",
+            "div": '<div xmlns="http://www.w3.org/1999/xhtml">' + "".join(parts) + "</div>"}
+
+
+@template_global
+def care_plan_hook() -> None:
+    """Make the document's one CarePlan (Care Plan documents only), once, whichever plan entry
+    asks first. It references the resources of the Health Concerns, Goals, Interventions,
+    Outcomes and Plan of Treatment sections, rendered as the dispatcher renders them."""
+    try:
+        conv = _conv()
+    except LookupError:
+        return None
+    st = _state(conv)
+    if st["careplan"] is not None:
+        return None
+    if not _is_care_plan(conv.header):
+        st["careplan"] = False
+        return None
+    st["careplan"] = "building"
+    header = conv.header
+    addresses = [r for r in _entry_refs(conv, _sections_of(conv, HEALTH_CONCERNS))
+                 if r["reference"].startswith("Condition/")]
+    goals = [r for r in _entry_refs(conv, _sections_of(conv, GOALS)) if r["reference"].startswith("Goal/")]
+    activity = []
+    for ref in _entry_refs(conv, _sections_of(conv, PLAN + INTERVENTIONS + OUTCOMES)):
+        rt = ref["reference"].split("/")[0]
+        if rt in ("Goal", "CarePlan"):
+            continue
+        act = {"reference": ref} if rt in _ACTIVITY_TYPES else {"outcomeReference": [ref]}
+        if act not in activity:
+            activity.append(act)
+    sections = [s for s in conv.doc.get("sections") or ()]
+    saved = conv.section
+    conv.section = None
+    try:
+        st["careplan"] = conv.emit("resource/CarePlan", src=header, addresses=addresses, goals=goals,
+                                   activities=activity, narrative=_narrative_div(header, sections))
+    finally:
+        conv.section = saved
+    return None
+
+
+@template_filter
+def narrative_link(stmt) -> str | None:
+    """The narrative text a statement's <text><reference> points to (for descriptions)."""
+    from .text import text
+    return text((stmt or {}).get("text")) if isinstance(stmt, dict) else None
+
+
+__all__ = ["STATEMENTS", "emit_statement"]
+
+
+# ---- request fields -------------------------------------------------------------------------
+
+_REFERRAL = "2.16.840.1.113883.10.20.22.4.140"
+
+
+@template_global
+def service_request_category(src, section=None) -> list[dict]:
+    """ServiceRequest.category: 'Patient referral' for Patient Referral Acts and entries of the
+    Reason for Referral section; otherwise none (the IG does not say; US Core's category is
+    must-support, not required)."""
+    keys = _section_keys(section) if isinstance(section, dict) else set()
+    if _REFERRAL in template_ids(src) or keys & {"1.3.6.1.4.1.19376.1.5.3.1.3.1", "42349-1"}:
+        return [{"coding": [{"system": "http://snomed.info/sct", "code": "3457005",
+                             "display": "Patient referral"}]}]
+    return []
+
+
+@template_global
+def service_request_fallback_text(src) -> str:
+    """A last-resort code text from the statement's element and mood (code is required)."""
+    tids = template_ids(src)
+    if _REFERRAL in tids:
+        return "Referral"
+    return "Planned activity"
+
+
+@template_global
+def plan_performers(src) -> list[dict]:
+    """ServiceRequest.performer from performers and PRF participants."""
+    from .participants import performer_refs, practitioner_ref
+    out = performer_refs((src or {}).get("performer"))
+    for p in many((src or {}).get("participant")):
+        if isinstance(p, dict) and p.get("typeCode") in ("PRF", "PPRF", "SPRF"):
+            role = p.get("participantRole")
+            if isinstance(role, dict):
+                ref = practitioner_ref({**role, "assignedPerson": role.get("playingEntity")}) \
+                    if role.get("playingEntity") or many(role.get("id")) else None
+                if ref and ref not in out:
+                    out.append(ref)
+    return out
+
+
+@template_global
+def plan_notes(src) -> list[dict]:
+    """Annotations: Comment Activities, plus the text of nested Instructions when the request
+    is not itself an instruction."""
+    from .conditions import comments
+    return comments(src)
+
+
+@template_global
+def plan_instructions(src) -> str | None:
+    """patientInstruction: the text of nested Instruction acts (4.20)."""
+    from .navigation import related
+    from .text import text
+    parts = []
+    for act in related(src, "2.16.840.1.113883.10.20.22.4.20", "2.16.840.1.113883.10.20.1.49"):
+        t = text(act.get("text")) or (codeable_concept(act.get("code")) or {}).get("text")
+        if t and t not in parts:
+            parts.append(t)
+    return "\n".join(parts) or None
+
+
+@template_global
+def communication_recipients(src) -> list[dict]:
+    """CommunicationRequest.recipient from IRCP participants (Handoff Communication)."""
+    from .participants import practitioner_ref
+    out = []
+    for p in many((src or {}).get("participant")):
+        if isinstance(p, dict) and p.get("typeCode") == "IRCP":
+            role = p.get("participantRole")
+            if isinstance(role, dict):
+                ref = practitioner_ref({**role, "assignedPerson": role.get("playingEntity")})
+                if ref and ref not in out:
+                    out.append(ref)
+    return out
+
+
+@template_global
+def supply_item(src) -> dict:
+    """A planned supply's item: a device (Product Instance participant) as a Device reference,
+    else the product's medication code."""
+    from .procedures import _device_ref
+    out = {"ref": None, "code": None}
+    for p in many((src or {}).get("participant")):
+        if isinstance(p, dict) and p.get("typeCode") == "DEV" and isinstance(p.get("participantRole"), dict):
+            out["ref"] = _device_ref(p["participantRole"], src)
+            if out["ref"]:
+                return out
+    prod = (src or {}).get("product") or {}
+    mp = prod.get("manufacturedProduct") if isinstance(prod, dict) else None
+    if isinstance(mp, dict):
+        mat = mp.get("manufacturedMaterial") or mp.get("manufacturedLabeledDrug") or {}
+        out["code"] = codeable_concept(mat.get("code")) if isinstance(mat, dict) else None
+    return out

@@ -1,0 +1,178 @@
+"""Procedure specifics (C-CDA on FHIR CF-procedures): status, performers, location, devices."""
+from __future__ import annotations
+
+from .codes import codeable_concept
+from .navigation import many, one
+from .participants import location_ref, organization_ref, practitioner_ref
+from .registry import template_global
+from .status import data_absent, negated, status_code
+from .terminology import concept
+
+_EVENT_MOODS = (None, "", "EVN")
+
+
+@template_global
+def procedure_status(src) -> str:
+    """negationInd -> not-done (IG); statusCode through the IG ProcedureStatus ConceptMap, then the
+    extra statuses it leaves out; 'completed' for an event without statusCode (peers agree),
+    'unknown' for a nullFlavor statusCode."""
+    if negated(src):
+        return "not-done"
+    sc = status_code(src)
+    c = concept(sc, "ProcedureStatus") or concept(sc, "ProcedureStatusExtra")
+    if c:
+        return c["code"]
+    stc = one((src or {}).get("statusCode"))
+    if isinstance(stc, dict) and stc.get("nullFlavor"):
+        return "unknown"
+    return "completed"
+
+
+@template_global
+def procedure_performed_absent(src) -> dict | None:
+    """_performedDateTime data-absent-reason when effectiveTime gives nothing (IG)."""
+    eff = one((src or {}).get("effectiveTime"))
+    if isinstance(eff, dict):
+        for part in (eff, eff.get("low"), eff.get("high"), eff.get("center")):
+            if isinstance(part, dict) and part.get("value"):
+                return None
+        return {"extension": [data_absent(eff.get("nullFlavor") or "UNK")]}
+    return {"extension": [data_absent("UNK")]}
+
+
+@template_global
+def procedure_performers(src) -> list[dict]:
+    """Procedure.performer: actor from assignedEntity (Practitioner, or Organization when only an
+    organization is named), function from sdtc:functionCode; onBehalfOf only when the actor is not
+    a Practitioner/PractitionerRole (R4 prc-1)."""
+    out = []
+    for p in many((src or {}).get("performer")):
+        if not isinstance(p, dict):
+            continue
+        ent = p.get("assignedEntity")
+        actor = practitioner_ref(ent)
+        if not actor:
+            continue
+        perf = {"function": codeable_concept(p.get("sdtc_functionCode") or p.get("functionCode")),
+                "actor": actor}
+        if not actor["reference"].startswith(("Practitioner", "Organization")) and isinstance(ent, dict):
+            perf["onBehalfOf"] = organization_ref(ent.get("representedOrganization"))
+        perf = {k: v for k, v in perf.items() if v}
+        if perf not in out:
+            out.append(perf)
+    return out
+
+
+@template_global
+def procedure_location(src) -> dict | None:
+    """Procedure.location (0..1): the first Service Delivery Location participant (LOC)."""
+    for p in many((src or {}).get("participant")):
+        # A Product Instance put in a LOC participant (seen in HL7's own examples) is a device.
+        if isinstance(p, dict) and p.get("typeCode") == "LOC" and not _is_device_role(p.get("participantRole")):
+            ref = location_ref(p.get("participantRole"))
+            if ref:
+                return ref
+    return None
+
+
+def _device_ref(role: dict, stmt: dict | None = None) -> dict | None:
+    """Device for a Product Instance (4.37) participantRole: the medical-equipment mapping's
+    template (resource/ProductDevice via its product_device_ref filter) when present, else the
+    generic Device template."""
+    from ..conversion import current
+    from .registry import FILTERS
+    dev = role.get("playingDevice")
+    if not isinstance(dev, dict) and not many(role.get("id")):
+        return None
+    product_device_ref = FILTERS.get("product_device_ref")
+    if product_device_ref is not None:
+        return product_device_ref(role, stmt)
+    return current().emit("resource/Device", src=role, device=dev or {})
+
+
+def _is_device_role(role) -> bool:
+    return isinstance(role, dict) and (isinstance(role.get("playingDevice"), dict) or any(
+        t.get("root") == "2.16.840.1.113883.10.20.22.4.37" for t in many(role.get("templateId"))
+        if isinstance(t, dict)))
+
+
+@template_global
+def procedure_devices(src) -> list[dict]:
+    """Procedure.focalDevice from Product Instance participants (DEV, 4.37): the device the
+    procedure is about (implanted, removed, used on the patient)."""
+    out = []
+    for p in many((src or {}).get("participant")):
+        if not isinstance(p, dict):
+            continue
+        role = p.get("participantRole")
+        if p.get("typeCode") == "DEV" and isinstance(role, dict) or p.get("typeCode") == "LOC" and _is_device_role(role):
+            ref = _device_ref(role, src)
+            if ref and {"manipulated": ref} not in out:
+                out.append({"manipulated": ref})
+    return out
+
+
+@template_global
+def procedure_used_codes(src) -> list[dict]:
+    """Procedure.usedCode from consumable participants (CSM) naming an entity by code."""
+    out = []
+    for p in many((src or {}).get("participant")):
+        if isinstance(p, dict) and p.get("typeCode") == "CSM":
+            role = p.get("participantRole") or {}
+            ent = role.get("playingEntity") or role.get("playingDevice") or {}
+            cc = codeable_concept(ent.get("code")) if isinstance(ent, dict) else None
+            if cc and cc not in out:
+                out.append(cc)
+    return out
+
+
+@template_global
+def procedure_code(src) -> dict:
+    """Procedure.code (required in US Core): the code, else the narrative text, else data-absent."""
+    from .text import text
+    cc = codeable_concept((src or {}).get("code"))
+    if cc:
+        return cc
+    t = text((src or {}).get("text"))
+    if t:
+        return {"text": t}
+    code = one((src or {}).get("code")) or {}
+    return {"extension": [data_absent(code.get("nullFlavor") or "UNK")]}
+
+
+_REASON_NOT_DONE = ("2.16.840.1.113883.10.20.24.3.88",)  # QDM/C-CDA "Reason" observation (77301-0)
+
+
+@template_global
+def procedure_status_reason(src) -> dict | None:
+    """Procedure.statusReason: the value of a nested Reason observation (template
+    2.16.840.1.113883.10.20.24.3.88, code 77301-0 'Reason care action performed or not'), as the
+    C-CDA Procedure Refused example carries why a procedure was not done."""
+    from .navigation import related
+    for obs in related(src, *_REASON_NOT_DONE):
+        cc = codeable_concept(one(obs.get("value")))
+        if cc:
+            return cc
+    return None
+
+
+@template_global
+def procedure_outcome(src) -> dict | None:
+    """Procedure.outcome from a nested untemplated act whose code states the outcome (the C-CDA
+    Companion Guide 'Procedure Unsuccessful' pattern: SUBJ, inversionInd, code 103709008
+    'Failed attempted procedure'); its narrative text, when given, is the outcome's text."""
+    from .navigation import template_ids
+    from .text import text
+    for rel in many((src or {}).get("entryRelationship")):
+        if not isinstance(rel, dict) or rel.get("typeCode") != "SUBJ" or str(rel.get("inversionInd")) != "true":
+            continue
+        act = rel.get("act") or rel.get("observation")
+        if not isinstance(act, dict) or template_ids(act):
+            continue
+        cc = codeable_concept(act.get("code"))
+        if cc:
+            t = text(act.get("text"))
+            if t:
+                cc["text"] = t
+            return cc
+    return None
