@@ -53,7 +53,10 @@ def test_influenza_vaccination(validate):
     assert imm["_primarySource"] == {"extension": [{"url": DAR, "valueCode": "unknown"}]}
     perf = imm["performer"][0]
     assert perf["function"]["coding"][0]["code"] == "AP"
-    assert resolve(b, perf["actor"])["resourceType"] == "Practitioner"
+    role = resolve(b, perf["actor"])  # performer with an organization -> PractitionerRole (IG example output)
+    assert role["resourceType"] == "PractitionerRole"
+    assert resolve(b, role["practitioner"])["identifier"][0]["value"] == "2981824"
+    assert resolve(b, role["organization"])["name"] == "Good Health Clinic"
     assert not [i for i in report.issues if i.level in ("unmapped", "error")]
 
 
@@ -236,7 +239,26 @@ def test_matches_ig_immunization_example(validate):
         assert imm[key] == expected[key], key
     assert [(c["system"], c["code"]) for c in imm["vaccineCode"]["coding"]] == \
         [(c["system"], c["code"]) for c in expected["vaccineCode"]["coding"]]
-    assert imm["performer"][0]["actor"]["reference"].split("/")[0] in ("Practitioner", "PractitionerRole")
+    assert imm["performer"][0]["actor"]["reference"].startswith("PractitionerRole/")
+
+
+REC = CORPUS / "hl7-ccda-on-fhir" / "mappings" / "examples" / "CDAtoFHIRExamples"
+
+
+def _jsonc(path):
+    return json.loads("\n".join(line for line in path.read_text().splitlines() if not line.strip().startswith("//")))
+
+
+@needs_corpus
+def test_matches_recommended_output_myra_jones(validate):
+    b = ccda2fhir.convert((REC / "Input" / "Myra Jones v2.xml").read_bytes(), "p1")
+    expected = _jsonc(REC / "Rec_Output" / "Rec_immunization.jsonc")["resource"]
+    imm = only(b, "Immunization")
+    assert validate(imm) == []
+    for key in ("identifier", "status", "occurrenceDateTime", "recorded", "lotNumber", "_primarySource"):
+        assert imm[key] == expected[key], key
+    assert imm["vaccineCode"] == expected["vaccineCode"]
+    assert resolve(b, imm["performer"][0]["actor"])["resourceType"] == "PractitionerRole"
 
 
 def _chunli_inputs():
@@ -257,3 +279,20 @@ def test_chunli_immunization_entries(validate):
             for c in imm["vaccineCode"].get("coding", []):
                 assert f'code="{c["code"]}"' in src
             assert imm["occurrenceDateTime"][:4] in src
+
+
+def test_r11_refusal_in_problem_act(validate):
+    refusal = """<entryRelationship typeCode="RSON"><act classCode="ACT" moodCode="EVN">
+      <templateId root="2.16.840.1.113883.10.20.1.27"/><id root="1.2.3" extension="act-1"/><code nullFlavor="NA"/>
+      <entryRelationship typeCode="SUBJ"><observation classCode="OBS" moodCode="EVN">
+        <templateId root="2.16.840.1.113883.10.20.1.28"/><id root="1.2.3" extension="obs-1"/>
+        <code code="PATOBJ" displayName="patient objection" codeSystem="2.16.840.1.113883.11.19725"/>
+        <statusCode code="completed"/></observation></entryRelationship></act></entryRelationship>"""
+    xml = FULL.replace('negationInd="false"', 'negationInd="true"').replace(
+        '<entryRelationship typeCode="MFST"', refusal + '<entryRelationship typeCode="MFST"')
+    b, report = convert(xml, validate)
+    imm = only(b, "Immunization")
+    assert imm["status"] == "not-done"
+    assert imm["statusReason"]["coding"][0]["code"] == "PATOBJ"
+    assert [c["coding"][0]["code"] for c in imm["reasonCode"]] == ["195967001"]  # the refusal is no indication
+    assert not resources_of(b, "Condition")

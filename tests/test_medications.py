@@ -53,9 +53,10 @@ def test_every_4_to_6_hours_request(validate):
     assert mr["medicationCodeableConcept"]["text"] == "Sudafed 30mg Oral Tablet"
     assert mr["subject"] == {"reference": "Patient/p1"}
     assert mr["authoredOn"] == "2014-01-18"
-    prac = resolve(b, mr["requester"])
-    assert prac["resourceType"] == "Practitioner"
-    assert prac["identifier"][0]["value"] == "66666"
+    role = resolve(b, mr["requester"])  # the author names a specialty: PractitionerRole (as the IG example)
+    assert role["resourceType"] == "PractitionerRole"
+    assert role["code"][0]["coding"][0]["code"] == "207RC0000X"
+    assert resolve(b, role["practitioner"])["identifier"][0]["value"] == "66666"
     d = mr["dosageInstruction"][0]
     assert d["timing"]["repeat"] == {"frequency": 1, "period": 4, "periodMax": 6, "periodUnit": "h",
                                      "boundsPeriod": {"start": "2014-01-18"}}
@@ -274,6 +275,9 @@ def test_supply_order_and_dispense_on_request(validate):
     assert mr["dispenseRequest"] == {"validityPeriod": {"end": "2012-11-06"}, "numberOfRepeatsAllowed": 1,
                                      "quantity": {"value": 3}}
     assert mr["authoredOn"] == "2013-09-11T16:03:00-07:00"
+    # the supply order's id (often the Rx number) identifies the same prescription
+    assert mr["identifier"] == [{"system": "urn:ietf:rfc:3986", "value": "urn:uuid:cdbd33f0-6cde-11db-9fe1-0800200c9a66"},
+                                {"system": "urn:oid:1.2.3.4.56789.1", "value": "supply-1"}]
     assert mr["note"] == [{"text": "Keep at room temperature"}]
     d = mr["dosageInstruction"][0]
     assert d["timing"]["repeat"]["when"] == ["ACM"] and d["timing"]["repeat"]["offset"] == 30
@@ -370,6 +374,23 @@ def test_matches_ig_medication_example(validate):
     assert ms["effectivePeriod"] == {"start": "2012-08-06"}
     # the performer is who the statement came from when no author is given
     assert resolve(b, ms["informationSource"])["identifier"][0]["value"] == "2222222222"
+
+
+REC = CORPUS / "hl7-ccda-on-fhir" / "mappings" / "examples" / "CDAtoFHIRExamples"
+
+
+@needs_corpus
+def test_matches_recommended_output_myra_jones(validate):
+    text = (REC / "Rec_Output" / "Rec_medicationRequest.jsonc").read_text()
+    expected = json.loads("\n".join(x for x in text.splitlines() if not x.strip().startswith("//")))["resource"]
+    b = ccda2fhir.convert((REC / "Input" / "Myra Jones v2.xml").read_bytes(), "p1")
+    # the entry is moodCode EVN: a MedicationStatement here (the recommended output makes a request)
+    ms = only(b, "MedicationStatement")
+    assert validate(ms) == []
+    assert ms["identifier"] == expected["identifier"]
+    assert ms["status"] == expected["status"]
+    assert ms["medicationCodeableConcept"]["coding"] == expected["medicationCodeableConcept"]["coding"]
+    assert ms["dosage"][0]["doseAndRate"] == expected["dosageInstruction"][0]["doseAndRate"]
 
 
 def _chunli_inputs(kind):

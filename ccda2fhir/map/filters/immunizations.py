@@ -8,7 +8,7 @@ from .status import data_absent, negated, status_code
 from .terminology import concept
 from .text import text
 
-REFUSAL_REASON = ("2.16.840.1.113883.10.20.22.4.53", "2.16.840.1.113883.10.20.1.27.1")
+REFUSAL_REASON = ("2.16.840.1.113883.10.20.22.4.53",)
 QRDA_REASON = "2.16.840.1.113883.10.20.24.3.88"
 REACTION = ("2.16.840.1.113883.10.20.22.4.9", "2.16.840.1.113883.10.20.1.54")
 INSTRUCTION = ("2.16.840.1.113883.10.20.22.4.20", "2.16.840.1.113883.10.20.1.49")
@@ -47,8 +47,9 @@ def immunization_status(src) -> str:
 @template_filter
 def refusal_reasons(src) -> list[dict]:
     """Immunization Refusal Reason (4.53: its code) and QRDA Reason (24.3.88: its value)."""
+    from .medications import refusal_observations
     out = []
-    for obs in related(src, *REFUSAL_REASON, QRDA_REASON):
+    for obs in related(src, *REFUSAL_REASON, QRDA_REASON) + refusal_observations(src):
         cc = None
         if has_template(obs, QRDA_REASON):
             cc = codeable_concept(one(obs.get("value")))
@@ -108,11 +109,12 @@ def primary_source(src) -> dict:
 
 @template_filter
 def immunization_performers(src) -> list[dict]:
-    """performer: each performer as actor, function AP (administering provider) (IG)."""
-    from .participants import performer_ref
+    """performer: each performer as actor (the PractitionerRole when the performer names an
+    organization or role, as the IG's example output does), function AP (administering provider) (IG)."""
+    from .participants import role_ref
     out = []
     for p in many((src or {}).get("performer")):
-        ref = performer_ref(p)
+        ref = role_ref(p.get("assignedEntity")) if isinstance(p, dict) else None
         if ref:
             out.append({"function": {"coding": [{
                 "system": "http://terminology.hl7.org/CodeSystem/v2-0443", "code": "AP",

@@ -190,11 +190,39 @@ def medication_intent(stmt, element=None) -> str:
     return c["code"] if c else "order"
 
 
+R11_PROBLEM_ACT = "2.16.840.1.113883.10.20.1.27"
+# code systems of 'no immunization / refusal reason' codes (HL7 ActReason, ActNoImmunizationReason VS)
+REFUSAL_SYSTEMS = ("2.16.840.1.113883.5.8", "2.16.840.1.113883.11.19725", "2.16.840.1.113883.1.11.19717")
+
+
+def reason_observations(stmt) -> list[dict]:
+    """Indication observations (4.19 / R1.1 10.20.1.28), also those R1.1 wraps in an RSON
+    Problem Act (10.20.1.27); refusal-reason codes (ActNoImmunizationReason) left out."""
+    found = list(related(stmt, *INDICATION))
+    for act in related(stmt, R11_PROBLEM_ACT):
+        found.extend(related(act, *INDICATION))
+    return [o for o in found if not _is_refusal(o)]
+
+
+def _is_refusal(obs) -> bool:
+    code = obs.get("code") if isinstance(obs.get("code"), dict) else {}
+    return code.get("codeSystem") in REFUSAL_SYSTEMS
+
+
+@template_filter
+def refusal_observations(stmt) -> list[dict]:
+    """R1.1 refusal reasons: Problem observations (in RSON Problem Acts) coded from ActNoImmunizationReason."""
+    found = list(related(stmt, *INDICATION))
+    for act in related(stmt, R11_PROBLEM_ACT):
+        found.extend(related(act, *INDICATION))
+    return [o for o in found if _is_refusal(o)]
+
+
 @template_filter
 def indications(stmt) -> list[dict]:
     """reasonCode from Indication observations (4.19): their value (the code when no value)."""
     out = []
-    for obs in related(stmt, *INDICATION):
+    for obs in reason_observations(stmt):
         cc = codeable_concept(one(obs.get("value")))
         if not cc:
             code = obs.get("code") if isinstance(obs.get("code"), dict) else {}
@@ -229,7 +257,12 @@ def dispense_request(stmt, own: bool = False) -> dict | None:
         return None
     s = orders[0]
     out = {}
-    per = period(one(s.get("effectiveTime")))
+    eff = one(s.get("effectiveTime"))
+    per = period(eff)
+    if not per and isinstance(eff, dict):
+        from .dates import datetime
+        when = datetime(eff)
+        per = {"start": when} if when else None
     if per:
         out["validityPeriod"] = per
     rn = number(one(s.get("repeatNumber")))
@@ -294,3 +327,21 @@ def own_ref(resource_type: str, ids) -> dict | None:
     from .identifiers import id_key
     key = id_key(ids)
     return {"reference": f"{resource_type}/{resource_id(resource_type, key)}"} if key else None
+
+
+@template_filter
+def supply_identifiers(stmt) -> list[dict]:
+    """Identifiers of the Supply Orders of a request-mood Medication Activity: the order the
+    prescription was written as (its number is often the Rx number) is the same request."""
+    from .identifiers import identifiers
+    out = []
+    for s in supply_orders(stmt):
+        out.extend(identifiers(s.get("id")))
+    return out
+
+
+@template_filter
+def supply_author_times(stmt) -> list:
+    """author/time of the Supply Orders of a statement (authoredOn when the activity has none)."""
+    from .navigation import attr
+    return [t for s in supply_orders(stmt) for t in attr(s.get("author"), "time")]
