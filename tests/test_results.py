@@ -83,7 +83,9 @@ def test_report_fields():
     assert obs["valueCodeableConcept"]["coding"][0] == {
         "system": "http://snomed.info/sct", "code": "260373001", "display": "Detected"}
     assert obs["interpretation"][0]["coding"][0]["code"] == "A"
-    assert obs["referenceRange"] == [{"text": "Not Detected"}]
+    assert obs["referenceRange"][0]["text"] == "Not Detected"
+    # the normal range (interpretationCode N): type 'normal' with the source coding beside it
+    assert [c["code"] for c in obs["referenceRange"][0]["type"]["coding"]] == ["normal", "N"]
 
 
 def test_string_value_and_pending_status(validate):
@@ -121,8 +123,8 @@ def test_non_ucum_unit_keeps_the_number(validate):
     check_all(b, validate)
     plt = by_code(b, "26515-7")
     assert plt["valueQuantity"] == {"value": 152, "unit": "THOUS/MCL"}
-    assert plt["referenceRange"][0] == {"low": {"value": 150, "unit": "THOUS/MCL"},
-                                        "high": {"value": 400, "unit": "THOUS/MCL"}}
+    assert plt["referenceRange"][0]["low"] == {"value": 150, "unit": "THOUS/MCL"}
+    assert plt["referenceRange"][0]["high"] == {"value": 400, "unit": "THOUS/MCL"}
 
 
 def test_unit_translation_observation_is_a_component(validate):

@@ -321,8 +321,12 @@ def obs_status(src, map_name: str = "ResultStatus", default: str = "final") -> s
 
 
 @template_filter
-def effective(ivl) -> dict:
-    """{"dateTime": ...} or {"period": ...} from an effectiveTime (low == high -> dateTime)."""
+def effective(ivl, open_period: bool = False) -> dict:
+    """{"dateTime": ...} or {"period": ...} from an effectiveTime (low == high -> dateTime).
+
+    A low without high is a dateTime (CF pages prefer it), or with ``open_period`` a
+    period that has only a start (an ongoing state such as tobacco use).
+    """
     ivl = one(ivl)
     if not isinstance(ivl, dict):
         return {}
@@ -334,7 +338,9 @@ def effective(ivl) -> dict:
     lo, hi = dt_filter(low), dt_filter(high)
     if lo and (not hi or hi == lo):
         # Only a start: CF pages prefer effectiveDateTime; an open period says nothing more.
-        return {"dateTime": lo} if hi == lo or not _high_given(high) else {"period": {"start": lo}}
+        if hi == lo or (not _high_given(high) and not open_period):
+            return {"dateTime": lo}
+        return {"period": {"start": lo}}
     p = period_filter(ivl)
     return {"period": p} if p else {}
 
@@ -445,6 +451,12 @@ def reference_ranges(src) -> list[dict]:
                 cc = codeable_concept(v)
                 if cc:
                     item["text"] = cc.get("text") or cc["coding"][0]["code"]
+        interp = one(r.get("interpretationCode"))
+        if isinstance(interp, dict) and interp.get("code") == "N" and item:
+            # The normal range: R4 referenceRange.type 'normal', with the source's own coding beside it.
+            item["type"] = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/referencerange-meaning",
+                                        "code": "normal", "display": "Normal Range"}]
+                            + codings(interp)}
         t = text(r.get("text"))
         if t and "text" not in item:
             item["text"] = t
@@ -458,25 +470,49 @@ def reference_ranges(src) -> list[dict]:
 
 
 # ------------------------------------------------------------------ specimen
+def _collection_procedures(stmt: dict) -> list[dict]:
+    """Specimen Collection Procedures of an organizer (template 4.415 or code 17636008, CF-results)."""
+    out = []
+    for rel in many((stmt or {}).get("component")) + many((stmt or {}).get("entryRelationship")):
+        el, s = statement_of(rel)
+        if el == "procedure" and is_specimen_collection(s):
+            out.append(s)
+    return out
+
+
+def is_specimen_collection(s) -> bool:
+    if not isinstance(s, dict):
+        return False
+    if has_template(s, *tables()["SpecimenCollectionTemplates"]):
+        return True
+    cd = one(s.get("code"))
+    return isinstance(cd, dict) and cd.get("code") == "17636008"
+
+
 @template_filter
 def specimen_refs(stmts) -> list[dict]:
-    """Specimen resources from the <specimen> of statements (organizer and/or observation)."""
+    """Specimen resources of statements: their <specimen>/specimenRole and the specimens
+    (participant PRD) of their Specimen Collection Procedures, with the collection details."""
     out = []
     for stmt in many(stmts):
         if not isinstance(stmt, dict):
             continue
+        collections = _collection_procedures(stmt)
         for sp in many(stmt.get("specimen")):
             role = (sp or {}).get("specimenRole")
-            if not isinstance(role, dict):
-                continue
-            collection = None
-            for rel in many(stmt.get("component")):
-                el, s = statement_of(rel)
-                if el == "procedure" and has_template(s, *tables()["SpecimenCollectionTemplates"]):
-                    collection = s
-            ref = _emit("resource/Specimen", src=role, collection=collection)
-            if ref and ref not in out:
-                out.append(ref)
+            if isinstance(role, dict):
+                ref = _emit("resource/Specimen", src=role, entity=role.get("specimenPlayingEntity"),
+                            collection=one(collections))
+                if ref and ref not in out:
+                    out.append(ref)
+        for proc in collections:
+            for part in many(proc.get("participant")):
+                role = (part or {}).get("participantRole")
+                if (part or {}).get("typeCode") not in (None, "PRD") or not isinstance(role, dict):
+                    continue
+                ref = _emit("resource/Specimen", src=role, entity=role.get("playingEntity"), collection=proc)
+                if ref and ref not in out:
+                    out.append(ref)
     return out
 
 
@@ -495,7 +531,7 @@ def obs_category(*keys: str) -> list[dict]:
 @template_global
 def section_category(section, src=None) -> list[dict]:
     """Observation.category for a generic observation, from the section it is in."""
-    keys = set((section or {}).get("templateIds") or ()) | {((section or {}).get("code") or {}).get("code")}
+    keys = list((section or {}).get("templateIds") or ()) + [((section or {}).get("code") or {}).get("code")]
     by_section = tables()["SectionCategory"]
     for k in keys:
         if k in by_section:
@@ -603,6 +639,17 @@ def _members(organizer: dict) -> list[tuple[str, dict]]:
     return out
 
 
+def _dispatch_others(organizer: dict, parents: list, members_key: str) -> None:
+    """Components of an organizer that are neither members nor specimen collection procedures
+    are mapped by their own routes (the organizer routes absorb everything)."""
+    for el, s in _members(organizer):
+        if el == "observation" and _member_of(s, members_key):
+            continue
+        if el == "procedure" and is_specimen_collection(s):
+            continue
+        _dispatch(el, s, parents)
+
+
 def _member_of(s: dict, templates_key: str) -> bool:
     return bool(set(tables()[templates_key]).intersection(template_ids(s)))
 
@@ -620,6 +667,7 @@ def result_members(organizer, parents=None) -> list[dict]:
             ref = _emit("resource/ResultObservation", src=s, parents=parents, organizer=organizer)
             if ref and ref not in refs:
                 refs.append(ref)
+    _dispatch_others(organizer, parents, "ResultMemberTemplates")
     return refs
 
 
@@ -642,9 +690,17 @@ def vital_members(organizer, parents=None) -> list[dict]:
     diastolic = [s for s in members if _is_code(s, "8462-4")]
     pairs = list(zip(systolic, diastolic))
     paired = {id(x) for p in pairs for x in p}
+    # Pulse oximetry: inhaled O2 concentration / flow rate become its components (CF-vitals).
+    pulse_ox = [s for s in members if _is_code(s, "59408-5") or _is_code(s, "2708-6")]
+    oxygen = [s for s in members if _is_code(s, "3150-0") or _is_code(s, "3151-8")] if pulse_ox else []
+    paired |= {id(x) for x in oxygen}
     refs = []
     for s in members:
-        if id(s) in paired:
+        if id(s) in paired and s in oxygen:
+            continue
+        if pulse_ox and s is pulse_ox[0]:
+            ref = _emit("resource/VitalSign", src=s, parents=parents, organizer=organizer, parts=oxygen)
+        elif id(s) in paired:
             pair = next(p for p in pairs if s in p)
             if s is not pair[0]:
                 continue
@@ -654,6 +710,7 @@ def vital_members(organizer, parents=None) -> list[dict]:
             ref = _emit("resource/VitalSign", src=s, parents=parents, organizer=organizer)
         if ref and ref not in refs:
             refs.append(ref)
+    _dispatch_others(organizer, parents, "VitalMemberTemplates")
     return refs
 
 
@@ -667,6 +724,7 @@ def status_members(organizer, parents=None) -> list[dict]:
             ref = _emit("resource/Observation", src=s, parents=parents, organizer=organizer)
             if ref and ref not in refs:
                 refs.append(ref)
+    _dispatch_others(organizer, parents, "StatusMemberTemplates")
     return refs
 
 
@@ -708,6 +766,12 @@ def bp_component(s) -> dict:
     return comp
 
 
+@template_filter
+def part_components(parts) -> list[dict]:
+    """Components made of whole member observations (code, value, ranges), e.g. O2 flow rate."""
+    return [bp_component(s) for s in many(parts) if isinstance(s, dict)]
+
+
 @template_global
 def bp_key(systolic, diastolic) -> str | None:
     a, b = id_key((systolic or {}).get("id")), id_key((diastolic or {}).get("id"))
@@ -719,7 +783,7 @@ def bp_key(systolic, diastolic) -> str | None:
 @template_global
 def all_identifiers(*stmts) -> list[dict]:
     out = []
-    for s in stmts:
+    for s in [x for st in stmts for x in (st if isinstance(st, list) else [st])]:
         for i in identifiers((s or {}).get("id")):
             if i not in out:
                 out.append(i)

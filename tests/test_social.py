@@ -1,0 +1,165 @@
+"""Social history -> Observation (CF-social): smoking status, tobacco use, pregnancy, birth sex,
+sexual orientation / gender identity, SDOH assessments.
+
+Fixtures: HL7 C-CDA Examples (CC0) in tests/fixtures/hl7-c-cda-examples/Social History/.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+import ccda2fhir
+from tests.conftest import CORPUS, FIXTURES, needs_corpus, resolve, resources_of
+from tests.support.wrap import wrap_fragment
+
+SOCIAL = FIXTURES / "hl7-c-cda-examples" / "Social History"
+SNOMED = "http://snomed.info/sct"
+LOINC = "http://loinc.org"
+US_CORE = "http://hl7.org/fhir/us/core/StructureDefinition/"
+SOCIAL_CAT = {"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+              "code": "social-history", "display": "Social History"}
+
+
+def convert_fragment(path: Path, section_code: str = "29762-2") -> dict:
+    xml = path.read_text(encoding="utf-8-sig")
+    xml = re.sub(r"^\s*(<\?xml[^>]*\?>)?\s*(<!--.*?-->\s*)*", "", xml, flags=re.S)
+    return ccda2fhir.convert(wrap_fragment(xml, section_code).encode(), "test-patient")
+
+
+def one_file(folder: str) -> Path:
+    return sorted((SOCIAL / folder).glob("*.xml"))[0]
+
+
+def by_code(bundle: dict, code: str) -> dict:
+    found = [r for r in resources_of(bundle, "Observation")
+             if any(c.get("code") == code for c in r.get("code", {}).get("coding", []))]
+    assert len(found) == 1, (code, len(found))
+    return found[0]
+
+
+def valid(bundle, validate):
+    for r in resources_of(bundle):
+        assert validate(r) == [], r["resourceType"]
+
+
+def test_current_smoker_and_tobacco_use(validate):
+    b = convert_fragment(one_file("Current Smoking Status"))
+    valid(b, validate)
+    smoke = by_code(b, "72166-2")
+    assert smoke["meta"]["profile"] == [US_CORE + "us-core-smokingstatus"]
+    assert smoke["category"][0]["coding"][0] == SOCIAL_CAT
+    assert smoke["status"] == "final"
+    assert smoke["identifier"] == [{"system": "urn:oid:2.16.840.1.113883.19", "value": "123456789"}]
+    assert smoke["effectiveDateTime"] == "2014-06-06T10:32:00-05:00"
+    assert smoke["valueCodeableConcept"]["coding"][0]["system"] == SNOMED
+    assert smoke["valueCodeableConcept"]["coding"][0]["code"] == "449868002"
+    assert smoke["performer"] and resolve(b, smoke["performer"][0])["resourceType"] == "Practitioner"
+    tobacco = by_code(b, "11367-0")
+    assert tobacco["category"][0]["coding"][0] == SOCIAL_CAT
+    # Tobacco Use: a started-and-ongoing period (low only)
+    assert tobacco["effectivePeriod"] == {"start": "1992"}
+    assert tobacco["valueCodeableConcept"]["coding"][0]["code"] == "160604004"
+
+
+@pytest.mark.parametrize("folder,value", [("Former Smoking Status", "8517006"),
+                                          ("Never Smoking Status", "266919005"),
+                                          ("Unknown Smoking Status", "266927001")])
+def test_smoking_status_values(folder, value, validate):
+    b = convert_fragment(one_file(folder))
+    valid(b, validate)
+    smoke = by_code(b, "72166-2")
+    assert smoke["valueCodeableConcept"]["coding"][0]["code"] == value
+
+
+def test_pregnancy_status(validate):
+    b = convert_fragment(one_file("Not Pregnant"))
+    valid(b, validate)
+    preg = by_code(b, "82810-3")
+    assert preg["meta"]["profile"] == [US_CORE + "us-core-observation-pregnancystatus"]
+    assert preg["code"]["coding"][0] == {"system": LOINC, "code": "82810-3", "display": "Pregnancy status"}
+    assert preg["effectiveDateTime"] == "2011-04-10"
+    assert preg["valueCodeableConcept"]["coding"][0]["system"] == SNOMED
+
+
+def test_pregnancy_unknown_is_a_value():
+    xml = """<observation classCode="OBS" moodCode="EVN"><templateId root="2.16.840.1.113883.10.20.15.3.8"/>
+      <id root="1.2.3" extension="preg"/><code code="ASSERTION" codeSystem="2.16.840.1.113883.5.4"/>
+      <statusCode code="completed"/><effectiveTime value="20200110"/><value xsi:type="CD" nullFlavor="UNK"/>
+      </observation>"""
+    b = ccda2fhir.convert(wrap_fragment(xml, "29762-2").encode(), "test-patient")
+    preg = by_code(b, "82810-3")
+    assert preg["valueCodeableConcept"]["coding"][0] == {
+        "system": "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", "code": "UNK", "display": "unknown"}
+
+
+def test_birth_sex_stays_an_observation(validate):
+    b = convert_fragment(one_file("Birth Sex"))
+    valid(b, validate)
+    bs = by_code(b, "76689-9")
+    assert bs["valueCodeableConcept"]["coding"][0] == {
+        "system": "http://terminology.hl7.org/CodeSystem/v3-AdministrativeGender", "code": "F", "display": "Female"}
+    assert bs["category"][0]["coding"][0] == SOCIAL_CAT
+
+
+def test_sexual_orientation_and_gender_identity(validate):
+    b = convert_fragment(one_file("Sexual Orientation Gender Identity"))
+    valid(b, validate)
+    so = by_code(b, "76690-7")
+    assert so["meta"]["profile"] == [US_CORE + "us-core-observation-sexual-orientation"]
+    assert so["valueCodeableConcept"]["coding"][0]["code"] == "42035005"
+    gi = by_code(b, "76691-5")
+    assert gi["valueCodeableConcept"]["coding"][0]["code"] == "407377005"
+
+
+def test_electronic_cigarette(validate):
+    b = convert_fragment(one_file("Electronic Cigarette"))
+    valid(b, validate)
+    ec = by_code(b, "66547-1")
+    assert ec["valueCodeableConcept"]["coding"][0]["code"] == "735240008"
+
+
+def test_we_care_assessment_members(validate):
+    b = convert_fragment(one_file("WE Care Assessment"))
+    valid(b, validate)
+    survey = by_code(b, "96447-8")
+    cats = [c["coding"][0]["code"] for c in survey["category"]]
+    assert cats[0] == "survey" and "social-history" in cats
+    assert survey["meta"]["profile"] == [US_CORE + "us-core-observation-screening-assessment"]
+    # the questions (Assessment Scale Supporting Observations) are members keeping their ids
+    members = [resolve(b, m) for m in survey.get("hasMember", [])]
+    questions = {m["code"]["coding"][0]["code"]: m for m in members}
+    assert "96446-0" in questions
+    assert questions["96446-0"]["valueCodeableConcept"]["coding"][0] == {
+        "system": LOINC, "code": "LA32-8", "display": "No"}
+    for m in members:
+        assert m.get("identifier")
+
+
+# ---------------------------------------------------------------- HL7 recommended output
+REC = CORPUS / "hl7-ccda-on-fhir" / "mappings" / "examples" / "CDAtoFHIRExamples"
+
+
+@needs_corpus
+def test_matches_hl7_recommended_social_history():
+    p = REC / "Rec_Output" / "Rec_social history_draft.json"
+    if not p.is_file():
+        pytest.skip("recommended output absent")
+    rec = json.loads(p.read_text(encoding="utf-8-sig"))
+    rec = rec.get("resource", rec)
+    b = ccda2fhir.convert((REC / "Input" / "Myra Jones v2.xml").read_bytes(), "test-patient")
+    want = {(i.get("system"), i.get("value")) for i in rec["identifier"]}
+    ours = [o for o in resources_of(b, "Observation")
+            if want & {(i.get("system"), i.get("value")) for i in o.get("identifier", [])}]
+    assert ours
+    o = ours[0]
+    assert {(c["system"], c["code"]) for c in rec["code"]["coding"]} <= \
+        {(c["system"], c["code"]) for c in o["code"]["coding"]}
+    assert o["status"] == rec["status"]
+    assert o["category"][0]["coding"][0]["code"] == rec["category"][0]["coding"][0]["code"]
+    # (the draft writes SNOMED as http://www.snomed.org/; the FHIR system is http://snomed.info/sct)
+    assert {c["code"] for c in rec["valueCodeableConcept"]["coding"]} <= \
+        {c["code"] for c in o["valueCodeableConcept"]["coding"]}
+    assert o["valueCodeableConcept"]["coding"][0]["system"] == SNOMED
