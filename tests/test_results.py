@@ -238,3 +238,14 @@ def test_matches_hl7_recommended_diagnostic_report(validate):
     assert len(ours["result"]) >= len(rec.get("result", [])) > 0
     for ref in ours["result"]:
         assert resolve(b, ref)["resourceType"] == "Observation"
+
+
+def test_every_example_keeps_the_contract(validate):
+    import sys
+    sys.path.insert(0, str(Path(__file__).parent))
+    from contract import contract_problems
+    for path in sorted(RESULTS.rglob("*.xml")):
+        xml = re.sub(r"^\s*(<\?xml[^>]*\?>)?\s*(<!--.*?-->\s*)*", "",
+                     path.read_text(encoding="utf-8-sig"), flags=re.S)
+        b = ccda2fhir.convert(wrap_fragment(xml, "30954-2").encode(), "pat-123")
+        assert contract_problems(b, "pat-123", validate) == [], path.name

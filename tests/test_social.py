@@ -163,3 +163,34 @@ def test_matches_hl7_recommended_social_history():
     assert {c["code"] for c in rec["valueCodeableConcept"]["coding"]} <= \
         {c["code"] for c in o["valueCodeableConcept"]["coding"]}
     assert o["valueCodeableConcept"]["coding"][0]["system"] == SNOMED
+
+
+def test_caregiver_characteristics_focus_and_period(validate):
+    xml = """<observation classCode="OBS" moodCode="EVN"><templateId root="2.16.840.1.113883.10.20.22.4.72"/>
+      <id root="1.2.3" extension="cg1"/><code code="ASSERTION" codeSystem="2.16.840.1.113883.5.4"/>
+      <statusCode code="completed"/>
+      <value xsi:type="CD" code="422615001" codeSystem="2.16.840.1.113883.6.96"/>
+      <participant typeCode="IND"><time><low value="20140605104821-0400"/></time>
+        <participantRole classCode="CAREGIVER"><code code="MTH" codeSystem="2.16.840.1.113883.5.111"/>
+        <playingEntity><name><given>Mary</given><family>Doe</family></name></playingEntity></participantRole>
+      </participant></observation>"""
+    b = ccda2fhir.convert(wrap_fragment(xml, "29762-2").encode(), "test-patient")
+    valid(b, validate)
+    [obs] = [o for o in resources_of(b, "Observation") if o.get("identifier", [{}])[0].get("value") == "cg1"]
+    assert obs["effectivePeriod"] == {"start": "2014-06-05T10:48:21-04:00"}
+    assert obs["valueCodeableConcept"]["coding"][0]["code"] == "422615001"
+    carer = resolve(b, obs["focus"][0])
+    assert carer["resourceType"] == "RelatedPerson"
+    assert carer["name"][0]["family"] == "Doe"
+    assert carer["relationship"][0]["coding"][0]["code"] == "MTH"
+
+
+def test_every_social_example_keeps_the_contract(validate):
+    import sys
+    sys.path.insert(0, str(Path(__file__).parent))
+    from contract import contract_problems
+    for path in sorted(SOCIAL.rglob("*.xml")):
+        xml = re.sub(r"^\s*(<\?xml[^>]*\?>)?\s*(<!--.*?-->\s*)*", "",
+                     path.read_text(encoding="utf-8-sig"), flags=re.S)
+        b = ccda2fhir.convert(wrap_fragment(xml, "29762-2").encode(), "pat-123")
+        assert contract_problems(b, "pat-123", validate) == [], path.name

@@ -130,3 +130,14 @@ def test_functional_status_organizer_and_problem(validate):
     [cond] = resources_of(b, "Condition")
     assert cond["identifier"][0]["value"] == "fsp"
     assert cond["code"]["coding"][0]["code"] == "162891007"
+
+
+def test_every_example_keeps_the_contract(validate):
+    import sys
+    sys.path.insert(0, str(Path(__file__).parent))
+    from contract import contract_problems
+    for path in sorted(list((EXAMPLES / "Functional Status").rglob("*.xml")) + list((EXAMPLES / "Mental Status").rglob("*.xml"))):
+        xml = re.sub(r"^\s*(<\?xml[^>]*\?>)?\s*(<!--.*?-->\s*)*", "",
+                     path.read_text(encoding="utf-8-sig"), flags=re.S)
+        b = ccda2fhir.convert(wrap_fragment(xml, "47420-5").encode(), "pat-123")
+        assert contract_problems(b, "pat-123", validate) == [], path.name

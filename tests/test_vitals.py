@@ -195,3 +195,14 @@ def test_matches_hl7_recommended_vital_sign():
     from datetime import datetime
     assert datetime.fromisoformat(o["effectiveDateTime"]) == \
         datetime.fromisoformat(rec["effectiveDateTime"].replace("Z", "+00:00"))
+
+
+def test_every_example_keeps_the_contract(validate):
+    import sys
+    sys.path.insert(0, str(Path(__file__).parent))
+    from contract import contract_problems
+    for path in sorted(VITALS.rglob("*.xml")):
+        xml = re.sub(r"^\s*(<\?xml[^>]*\?>)?\s*(<!--.*?-->\s*)*", "",
+                     path.read_text(encoding="utf-8-sig"), flags=re.S)
+        b = ccda2fhir.convert(wrap_fragment(xml, "8716-3").encode(), "pat-123")
+        assert contract_problems(b, "pat-123", validate) == [], path.name

@@ -893,3 +893,30 @@ def obs_profile(src) -> str | None:
             return t["SocialProfilesByTemplate"][tid]
     code = loinc_code(src)
     return t["SocialProfilesByCode"].get(code) if code else None
+
+
+@template_filter
+def caregivers(src) -> list[dict]:
+    """Observation.focus: the caregiver a Caregiver Characteristics observation describes
+    (participant IND / participantRole CAREGIVER -> RelatedPerson)."""
+    from .participants import related_person_ref
+    out = []
+    for part in many((src or {}).get("participant")):
+        role = (part or {}).get("participantRole")
+        if (part or {}).get("typeCode") == "IND" and isinstance(role, dict) \
+                and role.get("classCode") in (None, "CAREGIVER", "PRS"):
+            ref = related_person_ref(role)
+            if ref and ref not in out:
+                out.append(ref)
+    return out
+
+
+@template_filter
+def participant_effective(src) -> dict:
+    """effective[x] from a participant's time, for observations without an effectiveTime
+    (Caregiver Characteristics give the caregiving period there)."""
+    for part in many((src or {}).get("participant")):
+        eff = effective((part or {}).get("time"), True)
+        if eff:
+            return eff
+    return {}
