@@ -206,3 +206,23 @@ def test_every_example_keeps_the_contract(validate):
                      path.read_text(encoding="utf-8-sig"), flags=re.S)
         b = ccda2fhir.convert(wrap_fragment(xml, "8716-3").encode(), "pat-123")
         assert contract_problems(b, "pat-123", validate) == [], path.name
+
+
+def test_non_ucum_vital_units_get_the_ucum_code(validate):
+    xml = """<section><templateId root="2.16.840.1.113883.10.20.22.2.4.1"/>
+      <code code="8716-3" codeSystem="2.16.840.1.113883.6.1"/><title>Vitals</title>
+      <entry><observation classCode="OBS" moodCode="EVN"><templateId root="2.16.840.1.113883.10.20.22.4.27"/>
+        <id root="1.2.3.4" extension="w"/><code code="3141-9" codeSystem="2.16.840.1.113883.6.1"/>
+        <statusCode code="completed"/><effectiveTime value="20200101"/><value xsi:type="PQ" value="154.5" unit="lbs"/>
+      </observation></entry>
+      <entry><observation classCode="OBS" moodCode="EVN"><templateId root="2.16.840.1.113883.10.20.22.4.27"/>
+        <id root="1.2.3.4" extension="h"/><code code="8302-2" codeSystem="2.16.840.1.113883.6.1"/>
+        <statusCode code="completed"/><effectiveTime value="20200101"/><value xsi:type="PQ" value="65" unit="in"/>
+      </observation></entry></section>"""
+    b = ccda2fhir.convert(wrap_fragment(xml).encode(), "test-patient")
+    w = by_code(b, "3141-9")
+    assert validate(w) == []
+    assert w["valueQuantity"] == {"value": 154.5, "unit": "lbs", "system": UCUM, "code": "[lb_av]"}
+    assert w["meta"]["profile"] == [US_CORE + "us-core-body-weight"]
+    h = by_code(b, "8302-2")
+    assert h["valueQuantity"] == {"value": 65, "unit": "in", "system": UCUM, "code": "[in_i]"}

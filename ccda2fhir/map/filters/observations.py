@@ -67,7 +67,7 @@ def pq_quantity(v) -> dict | None:
     if raw and not (isinstance(raw, str) and raw[:1] in "<>"):
         q = quantity(v)
         if q:
-            return q
+            return ucum(q)
     for tr in many(v.get("translation")):
         if isinstance(tr, dict) and tr.get("value") not in (None, ""):
             n = number(tr.get("value"))
@@ -80,6 +80,15 @@ def pq_quantity(v) -> dict | None:
                 q["unit"] = unit
             return q
     return None
+
+
+def ucum(q: dict) -> dict:
+    """A Quantity whose unit is a known non-UCUM spelling gets the UCUM code (unit kept as written)."""
+    unit = (q.get("unit") or "").strip()
+    code = tables()["UcumAliases"].get(unit)
+    if code:
+        return {**q, "system": "http://unitsofmeasure.org", "code": code}
+    return q
 
 
 @template_filter
@@ -102,7 +111,7 @@ def _pq_value(v: dict) -> dict:
             if raw.startswith(comp) and rest[:1].isdigit():
                 q = quantity({**v, "value": rest})
                 if q:
-                    return {"valueQuantity": {**q, "comparator": comp}}
+                    return {"valueQuantity": {**ucum(q), "comparator": comp}}
         unit = (v.get("unit") or "").strip()
         return {"valueString": f"{raw} {unit}".strip() if unit and unit != "1" else raw}
     return {}
