@@ -67,7 +67,20 @@ class Conversion:
         if not res or len(res) <= 1 or "resourceType" not in res:
             return None
         one_per_choice(res)
-        return self.add(res, key)
+        ref = self.add(res, key)
+        src = variables.get("src")
+        if isinstance(src, dict) and src.get("author") and template.startswith("resource/") \
+                and template != "resource/EntryProvenance":
+            self._provenance(src["author"], ref)
+        return ref
+
+    def _provenance(self, authors, ref: dict) -> None:
+        """A Provenance for a statement's authors (IG: author -> Provenance), when they say when:
+        Provenance.recorded is required."""
+        from .filters.provenance import author_agents, authored_at
+        when, agents = authored_at(authors), author_agents(authors)
+        if when and agents:
+            self.emit("resource/EntryProvenance", target=ref, recorded=when, agents=agents)
 
     def add(self, res: dict, key: str | None = None) -> dict:
         """Add a finished resource (merging or disambiguating on id clash); returns its Reference."""

@@ -38,6 +38,46 @@ def condition_category(section, parents, category=None) -> dict:
     return {"coding": [{"system": system, "code": code, "display": display}]}
 
 
+# Acts that wrap problem observations and carry the concern's own identity.
+WRAPPERS = ("2.16.840.1.113883.10.20.22.4.3", "2.16.840.1.113883.10.20.1.27",
+            "1.3.6.1.4.1.19376.1.5.3.1.4.5.2", "2.16.840.1.113883.10.20.22.4.80", HEALTH_CONCERN_ACT,
+            "2.16.840.1.113883.10.20.22.4.34")
+
+
+@template_global
+def condition_categories(src, section, parents, category=None) -> list[dict]:
+    """The FHIR category, then the observation's own code (IG: Problem Observation /code ->
+    .category), then the code of an Encounter Diagnosis / Hospital Admission Diagnosis wrapper."""
+    out = [condition_category(section, parents, category)]
+    own = codeable_concept((src or {}).get("code"))
+    if own and own.get("coding"):
+        out.append(own)
+    from .navigation import has_template
+    for p in many(parents)[:1]:
+        if has_template(p, "2.16.840.1.113883.10.20.22.4.80", "2.16.840.1.113883.10.20.22.4.34"):
+            cc = codeable_concept(p.get("code"))
+            if cc and cc.get("coding") and cc not in out:
+                out.append(cc)
+    return out
+
+
+@template_global
+def condition_identifiers(src, parents) -> list[dict]:
+    """The observation's identifiers, then its wrapping concern act's.
+
+    Our choice: the concern act's ids also identify the Condition (senders refer to a problem by
+    either, e.g. Entry Reference acts point at concern ids), so both are kept; the observation's own
+    ids come first and alone make the resource's id.
+    """
+    from .identifiers import identifiers
+    from .navigation import has_template
+    ids = many((src or {}).get("id"))
+    for p in many(parents)[:1]:
+        if has_template(p, *WRAPPERS):
+            ids = ids + many(p.get("id"))
+    return identifiers(ids)
+
+
 @template_global
 def condition_profile(src, section, parents, category=None) -> str:
     if _category_code(section, parents, category) == "encounter-diagnosis":

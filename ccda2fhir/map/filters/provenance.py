@@ -1,0 +1,38 @@
+"""Entry-level Provenance: who authored a statement and when (C-CDA on FHIR 'CDA <-> FHIR Provenance')."""
+from __future__ import annotations
+
+from .composition import recorded
+from .navigation import many, one
+from .participants import author_ref, organization_ref
+from .registry import template_global
+
+AUTHOR_TYPE = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
+                           "code": "author", "display": "Author"}]}
+
+
+@template_global
+def author_agents(authors) -> list[dict]:
+    """Provenance.agent for each <author>: who (Practitioner, Device, Patient ...) and on behalf of whom."""
+    agents = []
+    for a in many(authors):
+        if not isinstance(a, dict):
+            continue
+        who = author_ref(a)
+        if not who:
+            continue
+        agent = {"type": AUTHOR_TYPE, "who": who}
+        org = (a.get("assignedAuthor") or {}).get("representedOrganization")
+        if org and not who["reference"].startswith(("Organization/", "Patient/")):
+            on_behalf = organization_ref(org)
+            if on_behalf:
+                agent["onBehalfOf"] = on_behalf
+        agents.append(agent)
+    return agents
+
+
+@template_global
+def authored_at(authors) -> str | None:
+    """Provenance.recorded: the latest author time of a statement, as an instant."""
+    from .participants import latest_author
+    a = latest_author(authors)
+    return recorded(one(a).get("time")) if isinstance(one(a), dict) else None
