@@ -26,6 +26,7 @@ def map_section(conv: Conversion, section: dict) -> list[dict]:
     conv.entry_refs = []
     keys = section_keys(section)
     label = section["key"] + (f" ({section['title']})" if section.get("title") else "")
+    conv.where = {"section": label, "line": section.get("line")}
     for entry in section["entries"]:
         conv.report.entries_seen += 1
         element, stmt = statement_of(entry)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-_DECL = re.compile(r"^\s*(<\?xml[^>]*\?>)?\s*", re.S)
+_DECL = re.compile(r"^\s*(<\?xml[^>]*\?>)?(\s*<!--.*?-->)*\s*", re.S)
 _DOC = """<?xml version="1.0" encoding="UTF-8"?>
 <ClinicalDocument xmlns="urn:hl7-org:v3" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
     xmlns:sdtc="urn:hl7-org:sdtc" xmlns:voc="urn:hl7-org:v3/voc">

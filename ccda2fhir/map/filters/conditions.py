@@ -79,6 +79,20 @@ def condition_identifiers(src, parents) -> list[dict]:
 
 
 @template_global
+def own_or_concern_time(src, concern):
+    """The observation's effectiveTime; the concern act's only when the observation has none at all.
+
+    Our choice (the IG maps only the observation's): senders that date the concern and not the
+    problem mean the concern's dates. An observation that says its onset is unknown (nullFlavor)
+    keeps it unknown.
+    """
+    own = one((src or {}).get("effectiveTime"))
+    if own is not None:
+        return own
+    return one((concern or {}).get("effectiveTime")) if isinstance(concern, dict) else None
+
+
+@template_global
 def condition_profile(src, section, parents, category=None) -> str:
     if _category_code(section, parents, category) == "encounter-diagnosis":
         return "http://hl7.org/fhir/us/core/StructureDefinition/us-core-condition-encounter-diagnosis"

@@ -1,0 +1,90 @@
+"""Problems -> Condition, per C-CDA on FHIR CF-problems, on the HL7 C-CDA examples (CC0)."""
+from __future__ import annotations
+
+import pytest
+
+import ccda2fhir
+from conftest import FIXTURES, resolve, resources_of
+from support.wrap import wrap_file
+
+PROBLEMS = FIXTURES / "hl7-c-cda-examples" / "Problems"
+SNOMED, LOINC = "http://snomed.info/sct", "http://loinc.org"
+CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+
+
+def conditions(name: str, validate):
+    bundle, report = ccda2fhir.convert(wrap_file(PROBLEMS / name), "p1", report=True)
+    for r in resources_of(bundle):
+        assert validate(r) == []
+    return bundle, resources_of(bundle, "Condition"), report
+
+
+def codes(cc: dict) -> list[tuple]:
+    return [(c.get("system"), c["code"]) for c in cc.get("coding", [])]
+
+
+def test_active_problem(validate):
+    bundle, (c,), report = conditions("Active Problem(C-CDA2.1).xml", validate)
+    assert codes(c["code"]) == [(SNOMED, "385093006")]
+    assert c["code"]["coding"][0]["display"] == "Community acquired pneumonia"
+    assert c["clinicalStatus"]["coding"] == [{"system": CLINICAL, "code": "active"}]  # concern statusCode
+    assert c["category"][0]["coding"][0]["code"] == "problem-list-item"
+    assert (SNOMED, "55607006") in codes(c["category"][1]) and (LOINC, "75326-9") in codes(c["category"][1])
+    assert c["onsetDateTime"] == "2014-02-27"
+    # 20140302124536 has no offset: a time without a zone drops to the date (IG)
+    assert c["recordedDate"] == "2014-03-02"
+    assert {"system": "urn:oid:1.3.6.1.4.1.22812.4.111.0.4.1.2.1", "value": "10241104348"} in c["identifier"]
+    assert {"system": "urn:ietf:rfc:3986", "value": "urn:uuid:102ca2e9-884c-4523-a2b4-1b6c3469c397"} \
+        in c["identifier"]  # the concern act's id
+    recorder = resolve(bundle, c["recorder"])
+    assert recorder["resourceType"] == "Practitioner"
+    assert recorder["identifier"] == [{"system": "http://hl7.org/fhir/sid/us-npi", "value": "66666"}]
+    assert recorder["name"][0]["family"] == "Sixer"
+    assert c["subject"] == {"reference": "Patient/p1"}
+    assert "abatementDateTime" not in c
+
+
+def test_resolved_problem_keeps_translations_original_text_and_abatement(validate):
+    _, (c,), _ = conditions("Resolved Problem(C-CDA2.1).xml", validate)
+    assert codes(c["code"]) == [(SNOMED, "363746003"), ("http://hl7.org/fhir/sid/icd-9-cm", "462"),
+                                ("http://hl7.org/fhir/sid/icd-10-cm", "J02.9")]
+    assert c["code"]["text"]  # originalText resolved through the narrative reference
+    assert c["abatementDateTime"] == "2014-04-05T23:59:59-05:00"
+    assert c["onsetDateTime"] == "2014-04-02"
+    # concern 'completed' maps to resolved (IG ConceptMap); an abated problem is never active
+    assert c["clinicalStatus"]["coding"][0]["code"] in ("resolved", "inactive")
+
+
+def test_no_known_problems_is_refuted(validate):
+    _, (c,), _ = conditions("No Known Problems(C-CDA2.1).xml", validate)
+    assert c["verificationStatus"]["coding"][0]["code"] == "refuted"
+    assert codes(c["code"]) == [(SNOMED, "55607006")]
+    assert "onsetDateTime" not in c  # low nullFlavor NI
+
+
+def test_broken_author_time_is_reported_not_invented(validate):
+    bundle, (c,), report = conditions("Patient Does Not Have Diabetes(C-CDA2.1).xml", validate)
+    assert c["verificationStatus"]["coding"][0]["code"] == "refuted"
+    assert any("2015120171605" in i.reason for i in report.issues)
+    assert "2015120171605" not in str(bundle)
+
+
+def test_target_site_and_translation(validate):
+    _, (c,), _ = conditions("Problem TargetSiteCode Qualifier(C-CDAR2.1).xml", validate)
+    assert (SNOMED, "30021000") in codes(c["bodySite"][0])
+    assert ("http://hl7.org/fhir/sid/icd-9-cm", "V49.75") in codes(c["code"])
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in PROBLEMS.glob("*.xml")))
+def test_every_problem_example_maps_every_problem_observation(name, validate):
+    bundle, conds, report = conditions(name, validate)
+    from lxml import etree
+    from support.wrap import wrap_file as wrap
+    root = etree.fromstring(wrap(PROBLEMS / name).encode())
+    problem_obs = root.xpath("//v3:observation[v3:templateId/@root='2.16.840.1.113883.10.20.22.4.4']",
+                             namespaces={"v3": "urn:hl7-org:v3"})
+    assert problem_obs and len(conds) == len(problem_obs)
+    assert not [i for i in report.issues if i.level == "error"]
+    comp = resources_of(bundle, "Composition")[0]
+    listed = {e["reference"] for s in comp["section"] for e in s.get("entry", [])}
+    assert {f"Condition/{c['id']}" for c in conds} <= listed
