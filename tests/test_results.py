@@ -236,6 +236,11 @@ def test_matches_hl7_recommended_diagnostic_report(validate):
     assert ours["status"] == rec["status"]
     assert _codings(rec["category"][0]) <= _codings(ours["category"][0])
     assert len(ours["result"]) >= len(rec.get("result", [])) > 0
+    assert ours["effectiveDateTime"] == rec["effectiveDateTime"]
+    # the organizer's performer (the lab, id 2.16.840.1.113883.19.5); the draft names another person
+    perf = resolve(b, ours["performer"][0])
+    assert ("urn:ietf:rfc:3986", "urn:oid:2.16.840.1.113883.19.5") in \
+        {(i.get("system"), i.get("value")) for i in perf["identifier"]}
     for ref in ours["result"]:
         assert resolve(b, ref)["resourceType"] == "Observation"
 
@@ -249,3 +254,57 @@ def test_every_example_keeps_the_contract(validate):
                      path.read_text(encoding="utf-8-sig"), flags=re.S)
         b = ccda2fhir.convert(wrap_fragment(xml, "30954-2").encode(), "pat-123")
         assert contract_problems(b, "pat-123", validate) == [], path.name
+
+
+SPECIMEN_ORGANIZER = """<organizer classCode="BATTERY" moodCode="EVN">
+  <templateId root="2.16.840.1.113883.10.20.22.4.1" extension="2015-08-01"/>
+  <id root="1.2.3.4" extension="ua"/><code code="24356-8" codeSystem="2.16.840.1.113883.6.1"/>
+  <statusCode code="completed"/>
+  <component><procedure classCode="PROC" moodCode="EVN">
+    <code code="17636008" codeSystem="2.16.840.1.113883.6.96" displayName="Specimen collection (procedure)"/>
+    <effectiveTime value="20210119184300+0000"/>
+    <targetSiteCode code="368208006" codeSystem="2.16.840.1.113883.6.96" displayName="Left upper arm"/>
+    <participant typeCode="PRD"><participantRole classCode="SPEC">
+      <id root="1.2.3.4.9" extension="S-1"/>
+      <playingEntity><code code="122575003" codeSystem="2.16.840.1.113883.6.96"><originalText>Urine</originalText></code></playingEntity>
+    </participantRole></participant></procedure></component>
+  <component><observation classCode="OBS" moodCode="EVN">
+    <templateId root="2.16.840.1.113883.10.20.22.4.2" extension="2015-08-01"/>
+    <id root="1.2.3.4" extension="ua-ph"/><code code="5803-2" codeSystem="2.16.840.1.113883.6.1"/>
+    <statusCode code="completed"/><effectiveTime value="20210119184300+0000"/>
+    <value xsi:type="REAL" value="6.5"/>
+    <entryRelationship typeCode="SUBJ" inversionInd="true"><act classCode="ACT" moodCode="EVN">
+      <templateId root="2.16.840.1.113883.10.20.22.4.64"/><code code="48767-8" codeSystem="2.16.840.1.113883.6.1"/>
+      <text>Collected after breakfast</text></act></entryRelationship>
+    <entryRelationship typeCode="REFR"><observation classCode="OBS" moodCode="EVN">
+      <templateId root="2.16.840.1.113883.10.20.22.4.2"/><id root="1.2.3.4" extension="nested"/>
+      <code code="5794-3" codeSystem="2.16.840.1.113883.6.1"/><statusCode code="completed"/>
+      <effectiveTime value="20210119184300+0000"/><value xsi:type="ST">negative</value>
+    </observation></entryRelationship>
+  </observation></component>
+</organizer>"""
+
+
+def test_specimen_comment_and_nested_statements(validate):
+    b = ccda2fhir.convert(wrap_fragment(SPECIMEN_ORGANIZER, "30954-2").encode(), "test-patient")
+    check_all(b, validate)
+    rep = resources_of(b, "DiagnosticReport")[0]
+    # no organizer effectiveTime: the span of its components
+    assert rep["effectiveDateTime"] == "2021-01-19T18:43:00+00:00"
+    spec = resolve(b, rep["specimen"][0])
+    assert spec["resourceType"] == "Specimen"
+    assert spec["identifier"] == [{"system": "urn:oid:1.2.3.4.9", "value": "S-1"}]
+    assert spec["type"]["coding"][0]["code"] == "122575003"
+    assert spec["type"]["text"] == "Urine"
+    assert spec["collection"]["collectedDateTime"] == "2021-01-19T18:43:00+00:00"
+    assert spec["collection"]["bodySite"]["coding"][0]["code"] == "368208006"
+    # the specimen collection procedure is the Specimen, not a Procedure of its own
+    assert not resources_of(b, "Procedure")
+    ph = by_code(b, "5803-2")
+    assert ph["valueQuantity"] == {"value": 6.5}          # REAL: a Quantity without unit
+    assert ph["specimen"] == rep["specimen"][0]
+    assert ph["note"] == [{"text": "Collected after breakfast"}]
+    assert [resolve(b, r)["id"] for r in rep["result"]] == [ph["id"]]
+    # the nested result observation is mapped by its own route, not dropped
+    nested = by_code(b, "5794-3")
+    assert nested["valueString"] == "negative"
