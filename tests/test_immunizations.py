@@ -296,3 +296,13 @@ def test_r11_refusal_in_problem_act(validate):
     assert imm["statusReason"]["coding"][0]["code"] == "PATOBJ"
     assert [c["coding"][0]["code"] for c in imm["reasonCode"]] == ["195967001"]  # the refusal is no indication
     assert not resources_of(b, "Condition")
+
+
+def test_r11_series_number_observation_gives_dose_number(validate):
+    series = """<entryRelationship typeCode="SUBJ"><observation classCode="OBS" moodCode="EVN">
+      <templateId root="2.16.840.1.113883.10.20.1.46"/><code code="30973-2" codeSystem="2.16.840.1.113883.6.1"/>
+      <statusCode code="completed"/><value xsi:type="INT" value="3"/></observation></entryRelationship>"""
+    xml = FULL.replace('<repeatNumber value="1"/>', "").replace(
+        '<entryRelationship typeCode="MFST"', series + '<entryRelationship typeCode="MFST"')
+    b, _ = convert(xml, validate)
+    assert only(b, "Immunization")["protocolApplied"] == [{"doseNumberPositiveInt": 3}]

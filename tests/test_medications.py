@@ -340,14 +340,22 @@ R11 = """
    <consumable><manufacturedProduct><templateId root="2.16.840.1.113883.10.20.1.53"/>
      <manufacturedMaterial><code code="307782" codeSystem="2.16.840.1.113883.6.88" displayName="Albuterol 0.09 MG/ACTUAT inhalant solution"/></manufacturedMaterial>
    </manufacturedProduct></consumable>
+   <entryRelationship typeCode="REFR"><observation classCode="OBS" moodCode="EVN">
+     <templateId root="2.16.840.1.113883.10.20.1.47"/><code code="33999-4" codeSystem="2.16.840.1.113883.6.1"/>
+     <statusCode code="completed"/><value xsi:type="CE" code="421139008" codeSystem="2.16.840.1.113883.6.96" displayName="On Hold"/>
+   </observation></entryRelationship>
   </substanceAdministration>
  </entry>
 </section>"""
 
 
 def test_r11_medication_activity_in_medications_section(validate):
-    b, _ = convert(R11, validate)
+    b, report = convert(R11, validate)
     ms = only(b, "MedicationStatement")
+    # the R1.1 Medication Status Observation says on hold; statusCode 'completed' records the act
+    assert ms["status"] == "on-hold"
+    assert not resources_of(b, "Observation")
+    assert not [i for i in report.issues if i.level in ("unmapped", "partial")]
     assert ms["medicationCodeableConcept"]["coding"][0]["code"] == "307782"
     assert ms["dosage"][0]["timing"]["repeat"] == {"frequency": 1, "period": 6, "periodUnit": "h"}
     assert not resources_of(b, "Immunization")

@@ -13,6 +13,7 @@ QRDA_REASON = "2.16.840.1.113883.10.20.24.3.88"
 REACTION = ("2.16.840.1.113883.10.20.22.4.9", "2.16.840.1.113883.10.20.1.54")
 INSTRUCTION = ("2.16.840.1.113883.10.20.22.4.20", "2.16.840.1.113883.10.20.1.49")
 PLANNED_IMMUNIZATION = "2.16.840.1.113883.10.20.22.4.120"
+SERIES_NUMBER = "2.16.840.1.113883.10.20.1.46"
 
 
 def _conv():
@@ -124,12 +125,20 @@ def immunization_performers(src) -> list[dict]:
 
 @template_filter
 def dose_number(src):
-    """protocolApplied.doseNumberPositiveInt from repeatNumber (@value, else low)."""
+    """protocolApplied.doseNumberPositiveInt from repeatNumber (@value, else low), else an R1.1
+    Medication Series Number Observation."""
     from .quantities import number
     rn = one((src or {}).get("repeatNumber"))
-    if not isinstance(rn, dict):
-        return None
-    n = number(rn.get("value")) if rn.get("value") is not None else number(rn.get("low"))
+    n = None
+    if isinstance(rn, dict):
+        n = number(rn.get("value")) if rn.get("value") is not None else number(rn.get("low"))
+    if n is None:
+        # R1.1 Medication Series Number Observation (10.20.1.46): value INT
+        for obs in related(src, SERIES_NUMBER):
+            v = one(obs.get("value"))
+            if isinstance(v, dict) and v.get("value") is not None:
+                n = number(v.get("value"))
+                break
     return n if isinstance(n, int) and n > 0 else None
 
 

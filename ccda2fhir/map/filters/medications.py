@@ -155,9 +155,25 @@ def lot_number(material) -> str | None:
     return text(lot) if lot else None
 
 
+R11_STATUS_OBS = "2.16.840.1.113883.10.20.1.47"
+
+
+def _status_observation(stmt) -> str | None:
+    """The status an R1.1 Medication Status Observation (10.20.1.47) gives, if any: in R1.1
+    statusCode records the act of recording; this observation says whether it is taken."""
+    for obs in related(stmt, R11_STATUS_OBS):
+        c = concept(one(obs.get("value")), "MedicationStatusObservation")
+        if c:
+            return c["code"]
+    return None
+
+
 @template_global
 def medication_request_status(stmt) -> str:
-    """MedicationRequest.status: IG ConceptMap MedicationStatus, then the codes it leaves out."""
+    """MedicationRequest.status: R1.1 status observation, IG ConceptMap MedicationStatus, then the codes it leaves out."""
+    obs = _status_observation(stmt)
+    if obs:
+        return obs
     code = status_code(stmt)
     c = concept(code, "MedicationStatus") or concept(code, "MedicationRequestStatusExtra")
     return c["code"] if c else "unknown"
@@ -168,6 +184,9 @@ def medication_statement_status(stmt) -> str:
     """MedicationStatement.status; a negated statement (not taken) -> not-taken."""
     if negated(stmt):
         return "not-taken"
+    obs = _status_observation(stmt)
+    if obs:
+        return obs
     c = concept(status_code(stmt), "MedicationStatementStatus")
     return c["code"] if c else "unknown"
 
