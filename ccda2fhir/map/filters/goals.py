@@ -40,20 +40,22 @@ def goal_achievement(progress) -> dict | None:
 
 @template_global
 def goal_description(src) -> dict:
-    """Goal.description (required): the code (a goal concept, or the observable the target is set
-    on) with the narrative text; the narrative alone; else data-absent."""
+    """Goal.description (required). A coded value is the goal itself (SDOH goals: LOINC observable
+    as code, SNOMED goal concept as value), so it describes the goal; else the code (a goal
+    concept, or the observable a quantity target is set on). The narrative, when referenced, is
+    the text; the narrative alone, else data-absent."""
+    from .status import data_absent
     src = src or {}
-    cc = codeable_concept(src.get("code")) or {}
-    narrative = text(src.get("text"))
     value = one(src.get("value"))
-    # A coded value with a non-observable code (e.g. SNOMED goal finding as value): use the value.
-    if isinstance(value, dict) and value.get("xsi_type") in ("CD", "CE", "CV", "CO") and not cc:
-        cc = codeable_concept(value) or {}
+    cc = None
+    if isinstance(value, dict) and value.get("xsi_type") in ("CD", "CE", "CV", "CO"):
+        cc = codeable_concept(value)
+    cc = dict(cc or codeable_concept(src.get("code")) or {})
+    narrative = text(src.get("text"))
     if narrative:
-        cc = {**cc, "text": narrative}
+        cc["text"] = narrative
     if cc:
         return cc
-    from .status import data_absent
     return {"extension": [data_absent((src.get("code") or {}).get("nullFlavor") or "UNK")]}
 
 

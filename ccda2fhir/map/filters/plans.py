@@ -333,11 +333,11 @@ def service_request_fallback_text(src) -> str:
 
 @template_global
 def plan_performers(src) -> list[dict]:
-    """ServiceRequest.performer from performers and PRF participants."""
+    """ServiceRequest.performer from performers and PRF participants (REFT: the referred-to provider)."""
     from .participants import performer_refs, practitioner_ref
     out = performer_refs((src or {}).get("performer"))
     for p in many((src or {}).get("participant")):
-        if isinstance(p, dict) and p.get("typeCode") in ("PRF", "PPRF", "SPRF"):
+        if isinstance(p, dict) and p.get("typeCode") in ("PRF", "PPRF", "SPRF", "REFT"):
             role = p.get("participantRole")
             if isinstance(role, dict):
                 ref = practitioner_ref({**role, "assignedPerson": role.get("playingEntity")}) \
