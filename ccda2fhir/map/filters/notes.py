@@ -23,8 +23,13 @@ def _conversion():
     return current()
 
 
-def _keys(stmt) -> set:
-    return {k for k in (ii_key(i) for i in many((stmt or {}).get("id"))) if k}
+def _keys(stmt) -> list:
+    """The statement's id keys in document order (a list: lookups must not depend on set order)."""
+    out = []
+    for k in (ii_key(i) for i in many((stmt or {}).get("id"))):
+        if k and k not in out:
+            out.append(k)
+    return out
 
 
 def _encounter_index(conv) -> dict:
@@ -86,7 +91,7 @@ def encounter_ref(enc) -> dict | None:
         if full is not None and _is_full_encounter(full):
             return conv.emit("resource/Encounter", src=full, element="encounter")
     header_enc = (conv.header.get("componentOf") or {}).get("encompassingEncounter")
-    if isinstance(header_enc, dict) and keys & _keys(header_enc) and conv.encounter:
+    if isinstance(header_enc, dict) and set(keys) & set(_keys(header_enc)) and conv.encounter:
         return conv.encounter
     return None
 
