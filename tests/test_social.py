@@ -194,3 +194,31 @@ def test_every_social_example_keeps_the_contract(validate):
                      path.read_text(encoding="utf-8-sig"), flags=re.S)
         b = ccda2fhir.convert(wrap_fragment(xml, "29762-2").encode(), "pat-123")
         assert contract_problems(b, "pat-123", validate) == [], path.name
+
+
+def test_negated_pregnancy_is_not_pregnant(validate):
+    b = convert_fragment(one_file("Not Pregnant"))
+    valid(b, validate)
+    preg = by_code(b, "82810-3")
+    # negationInd="true" on value 77386006 (pregnancy): FHIR has no negation -> 60001007 Not pregnant
+    assert preg["valueCodeableConcept"] == {
+        "coding": [{"system": SNOMED, "code": "60001007", "display": "Not pregnant"}], "text": "Not pregnant"}
+
+
+def test_pregnancy_period_becomes_one_timestamp(validate):
+    xml = """<observation classCode="OBS" moodCode="EVN"><templateId root="2.16.840.1.113883.10.20.15.3.8"/>
+      <id root="1.2.3" extension="preg2"/><code code="ASSERTION" codeSystem="2.16.840.1.113883.5.4"/>
+      <statusCode code="completed"/><effectiveTime><low value="20110410"/><high value="20110710"/></effectiveTime>
+      <value xsi:type="CD" code="77386006" codeSystem="2.16.840.1.113883.6.96"/>
+      <entryRelationship typeCode="REFR"><observation classCode="OBS" moodCode="EVN">
+        <templateId root="2.16.840.1.113883.10.20.15.3.1"/><code code="11778-8" codeSystem="2.16.840.1.113883.6.1"/>
+        <statusCode code="completed"/><value xsi:type="TS" value="20111010"/></observation></entryRelationship>
+      </observation>"""
+    b = ccda2fhir.convert(wrap_fragment(xml, "29762-2").encode(), "test-patient")
+    valid(b, validate)
+    preg = by_code(b, "82810-3")
+    assert preg["effectiveDateTime"] == "2011-04-10"
+    assert "effectivePeriod" not in preg
+    # the estimated delivery date is a component (CF-social)
+    assert preg["component"] == [{"code": {"coding": [{"system": LOINC, "code": "11778-8"}]},
+                                  "valueDateTime": "2011-10-10"}]

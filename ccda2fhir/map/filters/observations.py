@@ -275,7 +275,7 @@ def obs_value(src, unknown_as_value: bool = False) -> dict:
     for v in values:
         out = value_of(v)
         if out:
-            return out
+            return _negate(out) if str((src or {}).get("negationInd", "")).lower() == "true" else out
     first = one(values)
     nf = first.get("nullFlavor") if isinstance(first, dict) else None
     if nf and unknown_as_value and nf == "UNK":
@@ -285,6 +285,25 @@ def obs_value(src, unknown_as_value: bool = False) -> dict:
     if nf:
         return {"dataAbsentReason": _dar(nf)}
     return {}
+
+
+def _negate(out: dict) -> dict:
+    """value[x] of a negated observation: the coded opposite when the table knows one, else the
+    value stated as 'not ...' without the affirmative codes (FHIR Observation has no negation)."""
+    cc = out.get("valueCodeableConcept")
+    if cc:
+        table = tables()["NegatedValues"]
+        for c in cc.get("coding", []):
+            opposite = table.get(c.get("code"))
+            if opposite and c.get("system") == "http://snomed.info/sct":
+                return {"valueCodeableConcept": {"coding": [opposite], "text": opposite["display"]}}
+        label = cc.get("text") or next((c.get("display") or c.get("code") for c in cc.get("coding", [])), None)
+        _warn("negated observation: its value is stated as 'not ...' without the affirmative codes")
+        return {"valueCodeableConcept": {"text": f"not {label}"}} if label else {}
+    if "valueString" in out:
+        return {"valueString": f"not {out['valueString']}"}
+    _warn("negated observation with a non-coded value; the value is kept as stated")
+    return out
 
 
 def _dar(nf) -> dict:
@@ -935,3 +954,26 @@ def participant_effective(src) -> dict:
         if eff:
             return eff
     return {}
+
+
+@template_filter
+def generic_effective(src) -> dict:
+    """effective[x] of a generic / social observation.
+
+    Pregnancy status allows one timestamp only (CF-social): effectiveTime/@value, low, high,
+    else author/time. Others: the effectiveTime (a low alone is an ongoing period), else a
+    participant's time, else the latest author time.
+    """
+    eff_el = one((src or {}).get("effectiveTime"))
+    if _is_pregnancy(src):
+        for part in (eff_el, one((eff_el or {}).get("low")), one((eff_el or {}).get("high"))):
+            d = dt_filter(part) if isinstance(part, dict) else None
+            if d:
+                return {"dateTime": d}
+    else:
+        eff = effective(eff_el, True) or participant_effective(src)
+        if eff:
+            return eff
+    from .dates import latest
+    t = latest([a.get("time") for a in many((src or {}).get("author")) if isinstance(a, dict)])
+    return {"dateTime": t} if t else {}
