@@ -82,6 +82,13 @@ def test_ccd_r21_advance_directives(validate):
     assert [d for d in resources_of(bundle, "DocumentReference")
             if d.get("masterIdentifier", {}).get("value") == "urn:uuid:b50b7910-7ffb-4f4c-bbe4-177ed68cbbf3"]
     assert not [i for i in report.issues if "4.48" in (i.template_id or "") and i.level in ("unmapped", "error")]
+    # the organizer is a List of its Consents, with its id, code and author
+    (group,) = [r for r in resources_of(bundle, "List")
+                if r["identifier"][0]["value"] == "urn:uuid:af6ebdf2-d996-11e2-a5b8-f23c91aec05e"]
+    assert validate(group) == []
+    assert group["code"]["coding"][0]["code"] == "45473-6"
+    assert group["entry"] == [{"item": {"reference": f"Consent/{consent['id']}"}}]
+    assert resolve(bundle, group["source"])["resourceType"] in ("Practitioner", "PractitionerRole")
 
 
 @needs_corpus
