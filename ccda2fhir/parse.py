@@ -93,6 +93,26 @@ def read_source(source: Source, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     return data
 
 
+# Senders often write xsi:type (or sdtc: elements) without declaring the prefix; the
+# meaning is not in doubt, so the declaration is added inside the root start tag (no
+# newline, so every line number stays as written) and the document parsed again.
+_WELL_KNOWN = {b"xsi": b"http://www.w3.org/2001/XMLSchema-instance", b"sdtc": b"urn:hl7-org:sdtc"}
+_UNDECLARED = re.compile(r"Namespace prefix (\w+) (?:for \S+ )?on \S+ is not defined")
+_ROOT_TAG = re.compile(rb"<(?:\w+:)?ClinicalDocument\b")
+
+
+def _declare_missing_prefixes(data: bytes, exc: etree.XMLSyntaxError) -> bytes | None:
+    m = _UNDECLARED.search(exc.msg or "")
+    if not m or m.group(1).encode() not in _WELL_KNOWN:
+        return None
+    root = _ROOT_TAG.search(data)
+    if root is None:  # not an ASCII-compatible encoding, or no ClinicalDocument: leave the error
+        return None
+    decls = b"".join(b' xmlns:%s="%s"' % (p, uri) for p, uri in _WELL_KNOWN.items()
+                     if b"xmlns:" + p + b"=" not in data[root.start():data.find(b">", root.start())])
+    return data[:root.end()] + decls + data[root.end():] if decls else None
+
+
 def parse(source: Source, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
     """Parse and check a C-CDA document; returns the ClinicalDocument element."""
     data = read_source(source, max_bytes)
@@ -100,7 +120,14 @@ def parse(source: Source, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Eleme
         raise InvalidXMLError("input is empty")
     parser, guard = _parser()
     try:
-        root = etree.fromstring(data, parser)
+        try:
+            root = etree.fromstring(data, parser)
+        except etree.XMLSyntaxError as exc:
+            patched = _declare_missing_prefixes(data, exc)
+            if patched is None:
+                raise
+            parser, guard = _parser()
+            root = etree.fromstring(patched, parser)
     except etree.XMLSyntaxError as exc:
         if guard.asked:
             raise InvalidXMLError(f"documents that load external DTDs or entities are refused "

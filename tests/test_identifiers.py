@@ -99,7 +99,7 @@ ii_strategy = st.fixed_dictionaries({}, optional={
     "assigningAuthorityName": st.text(max_size=5)})
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(ii_strategy)
 def test_identifiers_are_never_empty_and_systems_are_uris(ii):
     ident = I.identifier(ii)

@@ -220,3 +220,15 @@ def test_parse_returns_the_clinical_document():
     assert parse(MINIMAL).tag == "{urn:hl7-org:v3}ClinicalDocument"
     # no namespace at all is tolerated (seen in hand-made test files)
     assert parse("<ClinicalDocument/>").tag == "ClinicalDocument"
+
+
+def test_undeclared_xsi_and_sdtc_prefixes_are_declared_for_the_sender():
+    """xsi:type without xmlns:xsi is common in the wild: parsed as if declared, line numbers kept."""
+    text = CCD_TEXT.replace('xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"', "")
+    text = text.replace('xmlns:sdtc="urn:hl7-org:sdtc"', "")
+    assert "xmlns:xsi" not in text and 'xsi:type="PQ"' in text
+    assert ccda2fhir.convert_to_json(text, "p1") == ccda2fhir.convert_to_json(CCD_BYTES, "p1")
+    # any other undeclared prefix is still an error, with its place
+    with pytest.raises(InvalidXMLError) as err:
+        ccda2fhir.convert('<ClinicalDocument xmlns="urn:hl7-org:v3">\n<foo:bar/></ClinicalDocument>', "p1")
+    assert err.value.line == 2 and "foo" in str(err.value)

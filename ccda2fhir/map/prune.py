@@ -1,19 +1,23 @@
 """Cleaning a rendered resource: no empty values, one value per choice element."""
 from __future__ import annotations
 
-import re
+import json
+from functools import lru_cache
+from importlib import resources
 
 _EXTENSIONS = frozenset({"extension", "modifierExtension"})
-# A FHIR choice element is <name><Type>; when a template fills two types of one
-# choice (say onsetDateTime and onsetAge) the first filled one wins.
-_CHOICE = re.compile(
-    r"^([a-z][A-Za-z]*?)(Boolean|Integer|Decimal|String|DateTime|Date|Time|Instant|Uri|Url|Canonical|"
-    r"Code|Id|Markdown|Base64Binary|PositiveInt|UnsignedInt|Oid|Uuid|Age|Quantity|Period|Range|Ratio|"
-    r"SampledData|Attachment|CodeableConcept|Coding|Reference|Identifier|Duration|Timing|Annotation|"
-    r"HumanName|Address|ContactPoint|Money|Signature|Dosage|Expression)$")
-# Elements whose names look like choices but are not.
-_NOT_CHOICE = frozenset({"birthDate", "recordedDate", "assertedDate", "issuedDate", "authoredOn",
-                         "lastOccurrence", "onsetString"})
+
+
+@lru_cache(maxsize=1)
+def _choices() -> dict[str, list[list[str]]]:
+    """Resource type -> its choice elements, each the list of its variants' JSON names.
+
+    Read from data/choices.json (made from the official FHIR R4 JSON schema), so that
+    elements that only look like choices (reasonCode and reasonReference, both allowed
+    at once) are never taken for one.
+    """
+    data = json.loads(resources.files("ccda2fhir.data").joinpath("choices.json").read_text())
+    return {rt: list(groups.values()) for rt, groups in data.items() if not rt.startswith("_")}
 
 
 def prune(value):
@@ -23,7 +27,7 @@ def prune(value):
         for k, v in value.items():
             v = prune(v)
             if v is not None:
-                if k in _EXTENSIONS:
+                if k in _EXTENSIONS and isinstance(v, list):
                     # an extension left with only its url says nothing: FHIR forbids it
                     v = [x for x in v if not (isinstance(x, dict) and x.keys() <= {"url"})] or None
                     if v is None:
@@ -39,16 +43,13 @@ def prune(value):
 
 
 def one_per_choice(resource: dict) -> dict:
-    """Keep the first filled type of each top-level choice element."""
-    seen = set()
-    for key in list(resource):
-        if key in _NOT_CHOICE:
-            continue
-        m = _CHOICE.match(key)
-        if m:
-            base = m.group(1)
-            if base in seen:
-                del resource[key]
-            else:
-                seen.add(base)
+    """Keep the first filled variant of each top-level choice element ([x]), in template order.
+
+    When a template fills two types of one choice (say onsetDateTime and onsetAge) the
+    first one written wins; FHIR allows only one.
+    """
+    for variants in _choices().get(resource.get("resourceType"), ()):
+        present = [k for k in resource if k in variants]
+        for k in present[1:]:
+            del resource[k]
     return resource

@@ -1,0 +1,150 @@
+"""The compiled walker (ext/walker.pyx -> ccda2fhir._walker) and its pure-Python twin agree exactly.
+
+Every full document of ../shared/corpus (the fixtures when it is absent) is walked by both and the
+plain data compared, then converted with each walker in turn and the Bundles compared byte for byte.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from pathlib import Path
+
+import orjson
+import pytest
+
+import ccda2fhir
+from ccda2fhir import ConversionError
+from ccda2fhir.narrative import section_narrative
+from ccda2fhir.parse import parse
+from ccda2fhir.walk import pywalker
+from tests.conftest import CORPUS, FIXTURES, corpus_documents
+
+convert_module = importlib.import_module("ccda2fhir.convert")
+HAVE_EXTENSION = importlib.util.find_spec("ccda2fhir._walker") is not None
+needs_extension = pytest.mark.skipif(
+    not HAVE_EXTENSION,
+    reason="the compiled walker ccda2fhir._walker is not built here (no C compiler or Cython at install "
+           "time; build it with `python setup.py build_ext --inplace`)")
+
+
+def _documents() -> list[Path]:
+    docs = corpus_documents()
+    if docs:
+        return docs
+    return sorted(p for p in FIXTURES.rglob("*.xml") if b"ClinicalDocument" in p.read_bytes()[:4000])
+
+
+DOCUMENTS = _documents()
+
+
+def test_there_are_documents_to_compare():
+    assert DOCUMENTS
+    if CORPUS.is_dir():
+        assert len(DOCUMENTS) > 100
+
+
+@needs_extension
+def test_compiled_flag_and_default_walker():
+    from ccda2fhir import _walker
+    import ccda2fhir.walk as walk_pkg
+    assert ccda2fhir.compiled is True
+    assert walk_pkg.walk is _walker.walk
+    assert convert_module.walk is _walker.walk
+    assert _walker.walk is not pywalker.walk
+
+
+def test_pure_python_is_used_when_the_extension_is_missing(monkeypatch):
+    """ccda2fhir.walk falls back to the twin, and says so with compiled=False."""
+    import sys
+    import ccda2fhir.walk as walk_pkg
+    monkeypatch.setitem(sys.modules, "ccda2fhir._walker", None)  # makes the import fail
+    fresh = importlib.reload(walk_pkg)
+    try:
+        assert fresh.compiled is False
+        assert fresh.walk is pywalker.walk
+    finally:
+        monkeypatch.undo()
+        importlib.reload(walk_pkg)
+    assert walk_pkg.compiled is HAVE_EXTENSION
+
+
+def _walk_both(root, max_depth=200):
+    from ccda2fhir import _walker
+    compiled = _walker.walk(root, section_narrative, max_depth)
+    python = pywalker.walk(root, section_narrative, max_depth)
+    return compiled, python
+
+
+@needs_extension
+@pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: str(p.relative_to(p.parents[2])) if len(p.parents) > 2 else p.name)
+def test_twins_walk_and_convert_identically(path, monkeypatch):
+    from ccda2fhir import _walker
+    data = path.read_bytes()
+    try:
+        root = parse(data)
+    except ConversionError:
+        pytest.skip("not a parseable ClinicalDocument")
+    compiled, python = _walk_both(root)
+    assert compiled == python
+    # the same data, to the byte (dict order and types included)
+    assert orjson.dumps(compiled) == orjson.dumps(python)
+
+    monkeypatch.setattr(convert_module, "walk", _walker.walk)
+    with_compiled = ccda2fhir.convert_to_json(data, "p1")
+    monkeypatch.setattr(convert_module, "walk", pywalker.walk)
+    with_python = ccda2fhir.convert_to_json(data, "p1")
+    assert with_compiled == with_python
+
+
+@needs_extension
+@pytest.mark.parametrize("max_depth", [0, 1, 3, 8])
+def test_twins_agree_on_depth_limits(max_depth):
+    from ccda2fhir import _walker
+    root = parse(DOCUMENTS[0].read_bytes())
+    outcomes = []
+    for walker in (_walker.walk, pywalker.walk):
+        try:
+            outcomes.append(("ok", orjson.dumps(walker(root, section_narrative, max_depth))))
+        except pywalker.DepthError as exc:
+            outcomes.append(("depth", str(exc)))
+    assert outcomes[0] == outcomes[1]
+
+
+@needs_extension
+def test_twins_agree_on_odd_shapes():
+    """Mixed content, sdtc/xsi names, repeated single children, comments and PIs, no namespace."""
+    from ccda2fhir import _walker
+    xml = """<ClinicalDocument xmlns="urn:hl7-org:v3" xmlns:sdtc="urn:hl7-org:sdtc"
+        xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+      <id root="1.2.3"/><id root="1.2.4"/>
+      <recordTarget><patientRole><patient><name>Dr. <given>A</given> middle <given>B</given>
+        <family>C</family>  tail  </name><sdtc:raceCode code="1"/><raceCode code="2"/></patient></patientRole></recordTarget>
+      <title>T<!-- c --> itle</title>
+      <component><structuredBody><component><section><templateId root="2.16.840.1.113883.10.20.22.2.5.1"/>
+        <code code="11450-4"/><title>Problems</title><text><paragraph ID="p1">x</paragraph></text>
+        <entry><act><entryRelationship><observation><value xsi:type="CD" code="1"/><value xsi:type="PQ" value="2"/>
+          <code code="a"/><code code="b"/></observation></entryRelationship></act></entry>
+        <component><section><title>Sub</title><entry><observation/></entry></section></component>
+        <author><time value="2020"/></author>
+      </section></component></structuredBody></component>
+    </ClinicalDocument>"""
+    root = parse(xml)
+    compiled = _walker.walk(root, section_narrative, 200)
+    python = pywalker.walk(root, section_narrative, 200)
+    assert orjson.dumps(compiled) == orjson.dumps(python)
+    header = python["header"]
+    assert [i["root"] for i in header["id"]] == ["1.2.3", "1.2.4"]
+    patient = header["recordTarget"][0]["patientRole"]["patient"]
+    from ccda2fhir.map.filters.navigation import one
+    assert one(patient["sdtc_raceCode"])["code"] == "1" and one(patient["raceCode"])["code"] == "2"
+    assert patient["name"][0]["_text"] == "Dr. middle tail"
+    assert python["sections"][1]["parent"] == python["sections"][0]["key"]
+    obs = python["sections"][0]["entries"][0]["act"]["entryRelationship"][0]["observation"]
+    assert [v["xsi_type"] for v in obs["value"]] == ["CD", "PQ"]
+    assert obs["code"]["code"] == "a"  # a single-valued child keeps its first occurrence
+
+    nxml = _walker.walk(parse("<ClinicalDocument><component><nonXMLBody><text>abc</text></nonXMLBody>"
+                              "</component></ClinicalDocument>"), section_narrative, 200)
+    assert nxml["body"] == "nonxml" and nxml == pywalker.walk(
+        parse("<ClinicalDocument><component><nonXMLBody><text>abc</text></nonXMLBody></component></ClinicalDocument>"),
+        section_narrative, 200)
