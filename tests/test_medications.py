@@ -344,6 +344,10 @@ R11 = """
      <templateId root="2.16.840.1.113883.10.20.1.47"/><code code="33999-4" codeSystem="2.16.840.1.113883.6.1"/>
      <statusCode code="completed"/><value xsi:type="CE" code="421139008" codeSystem="2.16.840.1.113883.6.96" displayName="On Hold"/>
    </observation></entryRelationship>
+   <entryRelationship typeCode="SUBJ"><observation classCode="OBS" moodCode="EVN">
+     <templateId root="2.16.840.1.113883.3.88.11.83.8.1"/>
+     <code code="73639000" codeSystem="2.16.840.1.113883.6.96" displayName="Prescription Drug"/>
+   </observation></entryRelationship>
   </substanceAdministration>
  </entry>
 </section>"""
@@ -354,6 +358,7 @@ def test_r11_medication_activity_in_medications_section(validate):
     ms = only(b, "MedicationStatement")
     # the R1.1 Medication Status Observation says on hold; statusCode 'completed' records the act
     assert ms["status"] == "on-hold"
+    assert ms["category"]["coding"] == [{"system": SNOMED, "code": "73639000", "display": "Prescription Drug"}]
     assert not resources_of(b, "Observation")
     assert not [i for i in report.issues if i.level in ("unmapped", "partial")]
     assert ms["medicationCodeableConcept"]["coding"][0]["code"] == "307782"

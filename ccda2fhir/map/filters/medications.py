@@ -353,9 +353,10 @@ def supply_identifiers(stmt) -> list[dict]:
     """Identifiers of the Supply Orders of a request-mood Medication Activity: the order the
     prescription was written as (its number is often the Rx number) is the same request."""
     from .identifiers import identifiers
+    own = identifiers((stmt or {}).get("id"))
     out = []
     for s in supply_orders(stmt):
-        out.extend(identifiers(s.get("id")))
+        out.extend(i for i in identifiers(s.get("id")) if i not in own and i not in out)
     return out
 
 
@@ -364,3 +365,19 @@ def supply_author_times(stmt) -> list:
     """author/time of the Supply Orders of a statement (authoredOn when the activity has none)."""
     from .navigation import attr
     return [t for s in supply_orders(stmt) for t in attr(s.get("author"), "time")]
+
+
+HITSP_MEDICATION_TYPE = "2.16.840.1.113883.3.88.11.83.8.1"
+
+
+@template_filter
+def medication_type(stmt) -> list[dict]:
+    """category from a HITSP C83 Medication Type observation (Prescription / OTC drug, SNOMED):
+    FHIR's category value sets are examples/preferred, and this is the only kind of the use the
+    source states."""
+    out = []
+    for obs in related(stmt, HITSP_MEDICATION_TYPE):
+        cc = codeable_concept(obs.get("code")) or codeable_concept(one(obs.get("value")))
+        if cc and cc not in out:
+            out.append(cc)
+    return out
