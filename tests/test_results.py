@@ -308,3 +308,20 @@ def test_specimen_comment_and_nested_statements(validate):
     # the nested result observation is mapped by its own route, not dropped
     nested = by_code(b, "5794-3")
     assert nested["valueString"] == "negative"
+
+
+def test_observation_resources_parse_as_fhir_models():
+    """Second validator (fhir.resources R4B models) over every observation-section fixture."""
+    import importlib
+    folders = {"Results": "30954-2", "Vital Signs": "8716-3", "Social History": "29762-2",
+               "Functional Status": "47420-5", "Mental Status": "10190-7"}
+    checked = 0
+    for folder, code in folders.items():
+        for path in sorted((FIXTURES / "hl7-c-cda-examples" / folder).rglob("*.xml")):
+            b = convert_fragment(path, code)
+            for r in resources_of(b):
+                if r["resourceType"] in ("Observation", "DiagnosticReport", "Specimen"):
+                    module = importlib.import_module(f"fhir.resources.R4B.{r['resourceType'].lower()}")
+                    getattr(module, r["resourceType"]).model_validate(r)
+                    checked += 1
+    assert checked > 100
