@@ -164,3 +164,22 @@ def test_as_needed():
                                                         "displayName": "Cough"}]}}]}
     assert as_needed(coded)["asNeededCodeableConcept"]["coding"][0]["code"] == "49727002"
     assert as_needed({"precondition": [{"criterion": {"value": [{"nullFlavor": "NI"}]}}]}) == {"asNeededBoolean": True}
+
+
+def test_rounded_fraction_of_a_day_is_a_frequency():
+    assert timing([pivl(".3333333333333333333", "d", institution="true")])["repeat"] == {
+        "frequency": 3, "period": 1, "periodUnit": "d"}
+    assert timing([pivl("0.3333", "wk")])["repeat"] == {"frequency": 3, "period": 1, "periodUnit": "wk"}
+    assert timing([pivl(".25", "d")])["repeat"] == {"frequency": 4, "period": 1, "periodUnit": "d"}
+    # 0.4 d is not a whole fraction: kept as written
+    assert timing([pivl("0.4", "d")])["repeat"] == {"frequency": 1, "period": 0.4, "periodUnit": "d"}
+
+
+def test_institution_specified_24_h_is_once_a_day():
+    assert timing([pivl("24", "h", institution="true")])["repeat"] == {"frequency": 1, "period": 1, "periodUnit": "d"}
+    assert timing([pivl("24", "h")])["repeat"] == {"frequency": 1, "period": 24, "periodUnit": "h"}
+
+
+def test_center_gives_event():
+    assert timing([{"xsi_type": "IVL_TS", "center": {"value": "199911"}}]) == {"event": ["1999-11"]}
+    assert effective_datetime([{"xsi_type": "IVL_TS", "center": {"value": "199911"}}]) == "1999-11"

@@ -5,8 +5,9 @@ effectiveTime (IVL_TS) gives the bounds (``low``/``high`` -> repeat.boundsPeriod
 a lone ``@value`` -> Timing.event); the second (``operator="A"``) the frequency:
 
 * PIVL_TS ``period`` -> repeat.frequency / period / periodUnit. A period below one
-  unit that divides it evenly (``0.5 d``) is a frequency (2 per 1 d); an
-  ``institutionSpecified="true"`` period in hours that divides a day (``8 h``, the
+  unit that divides it evenly (``0.5 d``, also rounded: ``0.3333 d``) is a frequency
+  (2 per 1 d, 3 per 1 d); an
+  ``institutionSpecified="true"`` period in hours that divides a day (``8 h``, ``24 h``, the
   C-CDA way to write TID) is a frequency per day (3 per 1 d), as the C-CDA "Common
   Medication Frequencies" table and FHIR's Timing table read them. A period range
   (``low``/``high``) -> period/periodMax. ``phase`` gives timeOfDay (a time in a
@@ -95,6 +96,14 @@ def bounds_of(effective_times) -> dict | None:
     return None
 
 
+def _whole_reciprocal(value: Decimal) -> int | None:
+    """n when ``value`` is 1/n, also as a rounded decimal (".3333333" d is 3 times a day)."""
+    n = (1 / value).to_integral_value()
+    if n >= 1 and abs(value * n - 1) <= Decimal("0.001"):
+        return int(n)
+    return None
+
+
 def _pivl_repeat(pivl: dict) -> dict:
     rep: dict = {}
     per = pivl.get("period")
@@ -114,12 +123,13 @@ def _pivl_repeat(pivl: dict) -> dict:
             frequency_per_day = None
             if institution and unit in _HOURS and vmax is None:
                 hours = value * _HOURS[unit]
-                if hours < 24 and (Decimal(24) / hours) == (Decimal(24) / hours).to_integral_value():
+                if hours <= 24 and (Decimal(24) / hours) == (Decimal(24) / hours).to_integral_value():
                     frequency_per_day = Decimal(24) / hours
+            per_unit = _whole_reciprocal(value) if value < 1 and vmax is None else None
             if frequency_per_day is not None:
                 rep.update(frequency=_json_num(frequency_per_day), period=1, periodUnit="d")
-            elif value < 1 and vmax is None and (1 / value) == (1 / value).to_integral_value():
-                rep.update(frequency=_json_num(1 / value), period=1, periodUnit=unit)
+            elif per_unit is not None:
+                rep.update(frequency=per_unit, period=1, periodUnit=unit)
             else:
                 rep.update(frequency=1, period=_json_num(value), periodUnit=unit)
                 if vmax is not None and vmax > value:
@@ -226,8 +236,8 @@ def timing(effective_times, bounds: bool = True) -> dict | None:
         per = period_filter(first)
         if per:
             repeat["boundsPeriod"] = per
-        elif first.get("value"):
-            when = dt_filter(first)
+        else:
+            when = dt_filter(first)  # @value, or center
             if when:
                 out["event"] = [when] + [e for e in out.get("event", []) if e != when]
     if repeat:
