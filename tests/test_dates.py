@@ -48,6 +48,9 @@ INSTANT = re.compile(SCHEMA["instant"]["pattern"])
     ("2023-05-31T22:05:12.250Z", "2023-05-31T22:05:12.250Z"),
     ("2023-05-31 22:05", "2023-05-31"),
     ("  20230531  ", "2023-05-31"),
+    # an unreadable offset: the time cannot be placed, the day is kept
+    ("198506221100-05AB", "1985-06-22"),
+    ("20230531-0500x", "2023-05-31"),
     # leap day, leap second
     ("20240229", "2024-02-29"),
     ("20161231235960+0000", "2016-12-31T23:59:60+00:00"),
@@ -92,6 +95,25 @@ def test_impossible_or_malformed_dates_are_left_out(ts):
 ])
 def test_impossible_offset_drops_the_time(ts, expected):
     assert D.datetime(ts) == expected
+
+
+def test_what_is_left_out_or_cut_is_reported():
+    from ccda2fhir.map.conversion import Conversion
+    with Conversion({"header": {}, "narrative": {}}, "p") as conv:
+        conv.where = {"section": "s", "line": 7}
+        assert D.datetime("20230230") is None
+        assert D.datetime("200130311") is None
+        assert D.datetime("198506221100-05AB") == "1985-06-22"
+        assert D.datetime("20230531220512+1430") == "2023-05-31"
+        assert D.datetime({"nullFlavor": "UNK"}) is None       # a null is no error
+        assert D.datetime("20230531220512") == "2023-05-31"   # no offset: silently day precision (IG)
+    reasons = [(i.level, i.reason, i.line) for i in conv.report.issues]
+    assert reasons == [
+        ("partial", "date '20230230' has an impossible day; left out", 7),
+        ("partial", "date '200130311' is not a valid TS; left out", 7),
+        ("partial", "date '198506221100-05AB' has an unreadable UTC offset; kept to the day", 7),
+        ("partial", "date '20230531220512+1430' has an impossible UTC offset; offset left out", 7),
+    ]
 
 
 def test_nullflavor_and_absent_values():

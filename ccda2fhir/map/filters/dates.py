@@ -15,6 +15,8 @@ from .registry import template_filter
 _TS = re.compile(
     r"^(?P<y>\d{4})(?P<mo>\d{2})?(?P<d>\d{2})?(?P<h>\d{2})?(?P<mi>\d{2})?(?P<s>\d{2})?"
     r"(?P<f>\.\d+)?(?P<tz>Z|[+-]\d{2}(?::?\d{2})?)?$")
+# A full day (and maybe a time) followed by a sign and something that is no offset.
+_BAD_OFFSET = re.compile(r"^(\d{8}(?:\d{2}){0,3}(?:\.\d+)?)[+-](?!\d{2}(?:\d{2})?$).*$")
 # Some senders write ISO 8601 into TS values; read those too.
 # The date part must end the value or be followed by the time, so that "2000-0500"
 # (year 2000, offset -05:00) is not read as ISO "2000-05".
@@ -69,8 +71,14 @@ def parse_ts(value) -> TS | None:
         compact = "".join(g or "" for g in iso.groups()) + raw[iso.end():].replace(":", "")
     m = _TS.match(compact)
     if not m:
-        _warn(f"date {raw!r} is not a valid TS; left out")
-        return None
+        bad_offset = _BAD_OFFSET.match(compact)
+        if not bad_offset:
+            _warn(f"date {raw!r} is not a valid TS; left out")
+            return None
+        # "198506221100-05AB": the offset is unreadable, so the time cannot be placed;
+        # the day is not in doubt and is kept
+        _warn(f"date {raw!r} has an unreadable UTC offset; kept to the day")
+        m = _TS.match(bad_offset.group(1)[:8])
     g = m.groupdict()
     y, mo, d, h, mi, s = g["y"], g["mo"], g["d"], g["h"], g["mi"], g["s"]
     try:
