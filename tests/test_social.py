@@ -222,3 +222,15 @@ def test_pregnancy_period_becomes_one_timestamp(validate):
     # the estimated delivery date is a component (CF-social)
     assert preg["component"] == [{"code": {"coding": [{"system": LOINC, "code": "11778-8"}]},
                                   "valueDateTime": "2011-10-10"}]
+
+
+def test_smoking_status_with_a_period_keeps_one_timestamp(validate):
+    xml = """<observation classCode="OBS" moodCode="EVN"><templateId root="2.16.840.1.113883.10.20.22.4.78"/>
+      <id root="1.2.3" extension="sm"/><code code="72166-2" codeSystem="2.16.840.1.113883.6.1"/>
+      <statusCode code="completed"/><effectiveTime><low value="20150301"/></effectiveTime>
+      <value xsi:type="CD" code="8517006" codeSystem="2.16.840.1.113883.6.96"/></observation>"""
+    b = ccda2fhir.convert(wrap_fragment(xml, "29762-2").encode(), "test-patient")
+    valid(b, validate)
+    smoke = by_code(b, "72166-2")
+    assert smoke["effectiveDateTime"] == "2015-03-01"
+    assert "effectivePeriod" not in smoke

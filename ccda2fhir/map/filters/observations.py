@@ -960,12 +960,12 @@ def participant_effective(src) -> dict:
 def generic_effective(src) -> dict:
     """effective[x] of a generic / social observation.
 
-    Pregnancy status allows one timestamp only (CF-social): effectiveTime/@value, low, high,
-    else author/time. Others: the effectiveTime (a low alone is an ongoing period), else a
+    Pregnancy and smoking status allow one timestamp only (CF-social, US Core 6.1):
+    effectiveTime/@value, low, high, else author/time. Others: the effectiveTime (a low alone is an ongoing period), else a
     participant's time, else the latest author time.
     """
     eff_el = one((src or {}).get("effectiveTime"))
-    if _is_pregnancy(src):
+    if set(tables()["SingleTimestampTemplates"]).intersection(template_ids(src)):
         for part in (eff_el, one((eff_el or {}).get("low")), one((eff_el or {}).get("high"))):
             d = dt_filter(part) if isinstance(part, dict) else None
             if d:
