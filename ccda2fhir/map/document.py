@@ -37,7 +37,11 @@ def map_document(doc: dict, patient_id: str, options: dict | None = None) -> tup
             conv.warn("the document has no body", level="partial")
         composition = conv.emit("document/Composition", src=header, sections=doc["sections"],
                                 section_refs=section_refs, encounter=encounter)
-        targets = [{"reference": ref} for ref in conv.resources if not ref.startswith("Patient/")]
+        # Every resource made from the document, except the Patient (the caller's record of the
+        # person, id = patient_id, which this document is one source of among many) and the
+        # statement-level Provenances (not clinical content).
+        targets = [{"reference": ref} for ref in conv.resources
+                   if not ref.startswith(("Patient/", "Provenance/"))]
         conv.emit("document/Provenance", src=header, targets=targets, composition=composition)
         conv.report.resources = len(conv.resources)
         return list(conv.resources.values()), conv.report

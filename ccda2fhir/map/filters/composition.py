@@ -1,6 +1,8 @@
 """Document-level pieces: Composition sections and attesters, Provenance agents."""
 from __future__ import annotations
 
+import re
+
 from .codes import codeable_concept
 from .dates import datetime, instant, parse_ts
 from .navigation import many, one
@@ -82,15 +84,23 @@ def document_authors(header: dict) -> list[dict]:
 def service_events(header: dict) -> list[dict]:
     """Composition.event from documentationOf/serviceEvent (code, period, performers)."""
     from .dates import period
-    from .participants import performer_refs
+    from .participants import role_ref
     out = []
     for doc_of in many(header.get("documentationOf")):
         ev = (doc_of or {}).get("serviceEvent")
         if not isinstance(ev, dict):
             continue
+        # performers: their PractitionerRole (role code, organization) when they have one
+        detail = []
+        for perf in many(ev.get("performer")):
+            ref = role_ref((perf or {}).get("assignedEntity")) if isinstance(perf, dict) else None
+            if ref and ref not in detail:
+                detail.append(ref)
+            elif not ref:
+                _report("documentationOf", "a serviceEvent performer is not mapped")
         e = {"code": [c for c in [codeable_concept(ev.get("code"))] if c],
              "period": period(ev.get("effectiveTime")),
-             "detail": performer_refs(ev.get("performer"))}
+             "detail": detail}
         e = {k: v for k, v in e.items() if v}
         if e:
             out.append(e)
@@ -274,6 +284,12 @@ def header_extensions(header: dict) -> list[dict]:
     for part in many(header.get("participant")):
         if isinstance(part, dict) and not contact_participant(part):
             add("ParticipantExtension", _participant_ref(part), "participant", "not mapped")
+    # header elements with no FHIR home here: reported, not dropped silently
+    for element, what in (("authorization", "consents are not mapped"),
+                          ("inFulfillmentOf", "the fulfilled orders are not mapped")):
+        if many(header.get(element)):
+            from ..conversion import current
+            current().warn(f"header {element}: {what}", level="partial", element=element)
     version = (header.get("versionNumber") or {}).get("value") if isinstance(header.get("versionNumber"), dict) else None
     if version and version.strip().isdigit():
         out.append({"url": CCDA_EXT + "VersionNumber", "valueInteger": int(version)})
@@ -359,18 +375,31 @@ def nonxml_content() -> dict | None:
     text = body.get("text")
     if not isinstance(text, dict):
         return None
-    media = (text.get("mediaType") or "text/plain").strip()
-    att = {"contentType": media}
+    ref = text.get("reference")
+    ref_value = ((one(ref) or {}).get("value") or "").strip() if ref else ""
+    media = (text.get("mediaType") or "").strip()
+    if not media and ref_value:
+        import mimetypes
+        media = mimetypes.guess_type(ref_value)[0] or ""
+    att = {"contentType": media or "text/plain"}       # text/plain: the CDA ED default
     raw = text.get("_text")
     if raw and (text.get("representation") or "").upper() == "B64":
-        att["data"] = "".join(raw.split())
+        import base64 as b64
+        import binascii
+        data = "".join(raw.split())
+        try:
+            b64.b64decode(data, validate=True)
+            att["data"] = data
+        except (binascii.Error, ValueError):
+            current().warn("nonXMLBody text is not valid base64; its content is left out",
+                           level="partial", element="nonXMLBody")
     elif raw:
         from .text import base64
         att["data"] = base64(raw)
-    ref = text.get("reference")
-    ref_value = (one(ref) or {}).get("value") if ref else None
-    if ref_value and ref_value.startswith(("http://", "https://")):
-        att["url"] = ref_value
+    if ref_value and (ref_value.startswith(("http://", "https://"))
+                      or re.match(r"^[\w][\w .\-/]*$", ref_value)):
+        # an absolute http(s) URL, or the sender's relative file name (kept as sent)
+        att["url"] = ref_value.strip()
     if "data" not in att and "url" not in att:
         return None
     return {"attachment": att}
@@ -385,3 +414,16 @@ def format_code(header: dict) -> str:
     body = "nonXMLBody" if current().doc.get("body") == "nonxml" else "structuredBody"
     versioned = any(isinstance(t, dict) and t.get("extension") for t in many(header.get("templateId")))
     return f"urn:hl7-org:sdwg:ccda-{body}:{'2.1' if versioned else '1.1'}"
+
+
+# sdtc:statusCode on the document (C-CDA 3.0 document status) -> Composition.status
+_DOC_STATUS = {"nullified": "entered-in-error", "active": "preliminary", "completed": "final",
+               "obsolete": "amended"}
+
+
+@template_filter
+def document_status(header: dict) -> str:
+    """Composition.status: 'final' unless the header's sdtc:statusCode says otherwise."""
+    sc = one(header.get("sdtc_statusCode")) if isinstance(header, dict) else None
+    code = (sc or {}).get("code") if isinstance(sc, dict) else None
+    return _DOC_STATUS.get((code or "").strip(), "final")

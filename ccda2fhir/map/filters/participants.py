@@ -31,6 +31,16 @@ def _is_patient(role: dict) -> bool:
     return bool(pids & ids)
 
 
+def _has_person_data(role: dict, person) -> bool:
+    from .identifiers import identifiers
+    from .names import human_names
+    if identifiers(role.get("id")):
+        return True
+    if isinstance(person, dict) and human_names(person.get("name")):
+        return True
+    return False
+
+
 @template_filter
 def organization_ref(org) -> dict | None:
     """Reference to the Organization made from a CDA organization."""
@@ -58,6 +68,9 @@ def practitioner_ref(role, time=None) -> dict | None:
     org = role.get("representedOrganization") or role.get("scopingOrganization")
     if person is None and not many(role.get("id")) and org is not None:
         return organization_ref(org)
+    if not _has_person_data(role, person):
+        # nothing identifies or describes a person (a bare or nullFlavored role)
+        return organization_ref(org) if org is not None else None
     prac = _emit("resource/Practitioner", src=role, person=person)
     if prac and (org is not None or isinstance(role.get("code"), dict)):
         _emit("resource/PractitionerRole", src=role, practitioner=prac,
