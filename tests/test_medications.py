@@ -195,7 +195,7 @@ def test_single_administration_point_in_time(validate):
     assert ms["effectiveDateTime"] == "2013-09-11T16:03:00-07:00"
     assert ms["medicationCodeableConcept"]["coding"][0]["code"] == "243670"
     assert ms["dosage"][0]["doseAndRate"] == [{"doseQuantity": {"value": 2}}]
-    assert resolve(b, ms["informationSource"])["resourceType"] == "Practitioner"
+    assert resolve(b, ms["informationSource"])["resourceType"] == "PractitionerRole"
 
 
 def test_withdrawn_patient_reported(validate):
@@ -385,8 +385,10 @@ def test_matches_ig_medication_example(validate):
     assert ms["medicationCodeableConcept"]["coding"] == expected["medicationCodeableConcept"]["coding"]
     assert ms["dosage"][0]["doseAndRate"] == expected["dosageInstruction"][0]["doseAndRate"]
     assert ms["effectivePeriod"] == {"start": "2012-08-06"}
-    # the performer is who the statement came from when no author is given
-    assert resolve(b, ms["informationSource"])["identifier"][0]["value"] == "2222222222"
+    # the performer is who the statement came from when no author is given (PractitionerRole, as the IG)
+    role = resolve(b, ms["informationSource"])
+    assert role["resourceType"] == "PractitionerRole"
+    assert resolve(b, role["practitioner"])["identifier"][0]["value"] == "2222222222"
 
 
 REC = CORPUS / "hl7-ccda-on-fhir" / "mappings" / "examples" / "CDAtoFHIRExamples"
