@@ -234,3 +234,25 @@ def test_smoking_status_with_a_period_keeps_one_timestamp(validate):
     smoke = by_code(b, "72166-2")
     assert smoke["effectiveDateTime"] == "2015-03-01"
     assert "effectivePeriod" not in smoke
+
+
+def test_current_occupation_with_industry_component(validate):
+    xml = """<observation classCode="OBS" moodCode="EVN"><templateId root="2.16.840.1.113883.10.20.22.4.217"/>
+      <id root="1728123a-7b6c-418c-adc2-f78417caf62c"/><code code="11341-5" codeSystem="2.16.840.1.113883.6.1"/>
+      <statusCode code="active"/><effectiveTime><low value="20150424"/></effectiveTime>
+      <value xsi:type="CD" code="3600" codeSystem="2.16.840.1.113883.6.240"/>
+      <entryRelationship typeCode="REFR"><observation classCode="OBS" moodCode="EVN">
+        <templateId root="2.16.840.1.113883.10.20.22.4.216"/><id root="1.2.3" extension="ind"/>
+        <code code="86188-0" codeSystem="2.16.840.1.113883.6.1"/><statusCode code="completed"/>
+        <value xsi:type="CD" code="8270" codeSystem="2.16.840.1.114222.4.5.315"/></observation></entryRelationship>
+      </observation>"""
+    b = ccda2fhir.convert(wrap_fragment(xml, "29762-2").encode(), "test-patient")
+    valid(b, validate)
+    occ = by_code(b, "11341-5")
+    assert occ["meta"]["profile"] == [US_CORE + "us-core-observation-occupation"]
+    assert occ["status"] == "final"                 # an active (current) occupation is a final observation
+    assert occ["effectivePeriod"] == {"start": "2015-04-24"}
+    assert occ["component"][0]["code"]["coding"][0]["code"] == "86188-0"
+    assert occ["component"][0]["valueCodeableConcept"]["coding"][0] == {
+        "system": "urn:oid:2.16.840.1.114222.4.5.315", "code": "8270"}
+    assert not [o for o in resources_of(b, "Observation") if o["code"]["coding"][0]["code"] == "86188-0"]

@@ -342,6 +342,9 @@ def obs_status(src, map_name: str = "ResultStatus", default: str = "final") -> s
     code = status_code(src)
     if code == "nullified":
         return "entered-in-error"
+    own = tables().get(map_name)
+    if isinstance(own, dict):
+        return own.get(code or "", default)
     c = concept(code, map_name) or concept(code, "ActStatusObservation")
     if c:
         return c["code"]
