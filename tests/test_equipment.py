@@ -32,7 +32,7 @@ def test_implant_with_udi_organizer(validate):
     assert device["meta"]["profile"] == [IMPLANTABLE]
     hrf = "(01)00848486001048(11)181015(10)ABC999(21)bi12342222(17)221015"
     assert device["udiCarrier"] == [{"deviceIdentifier": "00848486001048",
-                                     "issuer": "http://hl7.org/fhir/NamingSystem/fda-udi",
+                                     "issuer": "http://hl7.org/fhir/NamingSystem/gs1-di",
                                      "jurisdiction": "http://hl7.org/fhir/NamingSystem/fda-udi",
                                      "carrierHRF": hrf}]
     assert device["lotNumber"] == "ABC999"
@@ -124,3 +124,44 @@ def test_ccd_r21_medical_equipment(validate):
     assert all(i["status"] == "completed" for i in items)
     for r in resources_of(bundle, "DeviceUseStatement") + resources_of(bundle, "Device") + [group]:
         assert validate(r) == []
+
+
+UDI_NESTED_IN_PROCEDURE = """<entry><procedure classCode="PROC" moodCode="EVN">
+  <templateId root="2.16.840.1.113883.10.20.22.4.14" extension="2014-06-09"/>
+  <id root="2.16.840.1.113883.19.5" extension="proc-udi"/>
+  <code code="33216" codeSystem="2.16.840.1.113883.6.12" displayName="Insert pacemaker"/>
+  <statusCode code="completed"/><effectiveTime value="20111005"/>
+  <participant typeCode="DEV"><participantRole classCode="MANU">
+    <templateId root="2.16.840.1.113883.10.20.22.4.37"/>
+    <id root="1.3.160" extension="(01)00643169007222(17)160128(21)BLC200461H" assigningAuthorityName="GS1"/>
+    <playingDevice><code nullFlavor="UNK"><originalText>CRT-D VIVA QUAD</originalText></code></playingDevice>
+    <scopingEntity><id root="2.16.840.1.113883.3.3719"/></scopingEntity></participantRole></participant>
+  <entryRelationship typeCode="COMP"><organizer classCode="CLUSTER" moodCode="EVN">
+    <templateId root="2.16.840.1.113883.10.20.22.4.311" extension="2019-06-21"/>
+    <id root="2.16.840.1.113883.3.3719" extension="(01)00643169007222(17)160128(21)BLC200461H"/>
+    <code code="74711-3" codeSystem="2.16.840.1.113883.6.1"/><statusCode code="completed"/>
+    <component><observation classCode="OBS" moodCode="EVN">
+      <templateId root="2.16.840.1.113883.10.20.22.4.318" extension="2019-06-21"/>
+      <code code="C106044" codeSystem="2.16.840.1.113883.3.26.1.1"/>
+      <value xsi:type="CD" code="C113844" codeSystem="2.16.840.1.113883.3.26.1.1" displayName="Labeling does not contain MRI Safety Information"/>
+    </observation></component>
+  </organizer></entryRelationship>
+</procedure></entry>"""
+
+
+def test_udi_organizer_under_a_procedure_is_one_device(validate):
+    """Wherever a procedure's route leaves the UDI Organizer to the dispatcher, it is the same
+    Device as the Product Instance (one UDI), its parts consumed, not generic Observations."""
+    bundle, report = ccda2fhir.convert(wrap_fragment(UDI_NESTED_IN_PROCEDURE, "47519-4").encode(), "p1", report=True)
+    devices = resources_of(bundle, "Device")
+    assert len(devices) == 1
+    (dev,) = devices
+    assert validate(dev) == []
+    assert dev["udiCarrier"][0]["deviceIdentifier"] == "00643169007222"
+    assert dev["udiCarrier"][0]["issuer"] == "http://hl7.org/fhir/NamingSystem/gs1-di"
+    assert dev["serialNumber"] == "BLC200461H" and dev["expirationDate"] == "2016-01-28"
+    assert dev["type"] == {"text": "CRT-D VIVA QUAD"}
+    assert [c["coding"][0]["code"] for c in dev["safety"]] == ["C113844"]
+    assert not [r for r in resources_of(bundle, "Observation")
+                if any(c.get("code") == "C106044" for c in r["code"].get("coding", []))]
+    assert not [i for i in report.issues if i.level in ("unmapped", "error")]

@@ -97,3 +97,27 @@ def test_r11_c32_payers(validate):
     for c in covs:
         assert validate(c) == []
         assert c["payor"]
+
+
+def test_nested_statements_of_a_policy_are_not_dropped(validate):
+    note = """<entryRelationship typeCode="COMP"><act classCode="ACT" moodCode="EVN">
+      <templateId root="2.16.840.1.113883.10.20.22.4.202" extension="2016-11-01"/>
+      <id root="2.16.840.1.113883.19.5" extension="policy-note"/>
+      <code code="34109-9" codeSystem="2.16.840.1.113883.6.1"/>
+      <text>Coverage verified by phone.</text><statusCode code="completed"/></act></entryRelationship>
+    <entryRelationship typeCode="REFR"><act classCode="ACT" moodCode="DEF">
+      <id root="2.16.840.1.113883.19.5" extension="GOLD-PLAN"/><code nullFlavor="UNK"/>
+      <text>Acme Gold Plan</text><statusCode code="active"/></act></entryRelationship>
+  </act>"""
+    text = POLICY.read_text(encoding="utf-8-sig").rstrip()
+    assert text.endswith("</act>")
+    bundle, report = convert_text(text[: -len("</act>")] + note)
+    (cov,) = resources_of(bundle, "Coverage")
+    assert validate(cov) == []
+    assert cov["class"] == [{"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/coverage-class",
+                                                  "code": "plan", "display": "Plan"}]},
+                             "value": "GOLD-PLAN", "name": "Acme Gold Plan"}]
+    notes = [d for d in resources_of(bundle, "DocumentReference")
+             if any(i.get("value") == "policy-note" for i in d.get("identifier", []))]
+    assert len(notes) == 1
+    assert not [i for i in report.issues if i.level in ("unmapped", "error")]

@@ -49,9 +49,18 @@ def _real_ids(ids) -> list[dict]:
     return out
 
 
+# Issuing agencies' roots (FDA UDI rule: GS1, HIBCC, ICCBBA) as senders write them.
+UDI_ROOTS = (FDA_UDI, "1.3.160", "2.16.840.1.113883.6.40", "2.16.840.1.113883.6.18")
+_ISSUERS = {"(": "http://hl7.org/fhir/NamingSystem/gs1-di", "0": "http://hl7.org/fhir/NamingSystem/gs1-di",
+            "+": "http://hl7.org/fhir/NamingSystem/hibcc-dI",
+            "=": "http://hl7.org/fhir/NamingSystem/iccbba-other-di"}
+
+
 def _udi_ii(role) -> dict | None:
+    """The id carrying the device's UDI: an FDA UDI (or issuing agency) root with the HRF as extension."""
     for ii in _real_ids((role or {}).get("id")):
-        if (ii.get("root") or "").strip() == FDA_UDI and (ii.get("extension") or "").strip():
+        ext = (ii.get("extension") or "").strip()
+        if ext and ((ii.get("root") or "").strip() in UDI_ROOTS or ext.startswith("(01)")):
             return ii
     return None
 
@@ -132,7 +141,8 @@ def device_facts(role, stmt=None) -> dict:
     if udi:
         facts["hrf"] = udi["extension"].strip()
         facts.update(parse_udi(facts["hrf"]))
-    org = _udi_organizer(stmt) if stmt else None
+    # a UDI Organizer mapped on its own (nested where no Product Instance consumes it) is the device
+    org = role if has_template(role, UDI_ORGANIZER) else _udi_organizer(stmt) if stmt else None
     if org:
         if not udi:
             oi = _udi_ii(org)
@@ -140,12 +150,18 @@ def device_facts(role, stmt=None) -> dict:
                 facts["hrf"] = oi["extension"].strip()
                 facts.update(parse_udi(facts["hrf"]))
         facts.update(_organizer_parts(org))
-    facts["ids"] = _real_ids(role.get("id"))
+    # the organizer's own id is the UDI again: it lives in udiCarrier, not twice in identifier
+    facts["ids"] = [] if org is role else _real_ids(role.get("id"))
+    facts["own_type"] = org is not role
     # Key: the real ids with the device's code. Senders reuse one participantRole id for
     # different devices (the HL7 R2.1 CCD: pacemaker and GI prosthesis); those stay apart.
     from .identifiers import id_key
     key = id_key(facts["ids"])
-    if key:
+    if facts.get("hrf"):
+        # a UDI names one device instance: the Product Instance and a UDI Organizer carrying it
+        # are the same Device (merged)
+        facts["key"] = f"{FDA_UDI}|{facts['hrf']}"
+    elif key:
         code = one(((role.get("playingDevice") or {}).get("code")))
         facts["key"] = f"{key} {(code or {}).get('code') or ''}".strip() if isinstance(code, dict) else key
     return facts
@@ -156,9 +172,11 @@ def device_udi_carrier(facts) -> list[dict]:
     """udiCarrier (US Core Implantable Device): deviceIdentifier and carrierHRF of an FDA UDI."""
     if not facts or not (facts.get("hrf") or facts.get("di")):
         return []
-    return [{"deviceIdentifier": facts.get("di"), "issuer": FDA_ISSUER,
-             "jurisdiction": "http://hl7.org/fhir/NamingSystem/fda-udi" if facts.get("hrf") else None,
-             "carrierHRF": facts.get("hrf")}]
+    hrf = facts.get("hrf") or ""
+    # issuer: the issuing agency the HRF's form names (GS1 '(01)', HIBCC '+', ICCBBA '=');
+    # jurisdiction: the FDA, whose UDI rule these C-CDA templates implement
+    return [{"deviceIdentifier": facts.get("di"), "issuer": _ISSUERS.get(hrf[:1]),
+             "jurisdiction": FDA_ISSUER, "carrierHRF": hrf or None}]
 
 
 @template_global
@@ -173,15 +191,11 @@ def device_names(facts, device) -> list[dict]:
 
 
 @template_global
-def device_type(device) -> dict:
-    """Device.type (required by US Core Implantable Device): the playingDevice code, its text,
-    else data-absent."""
-    from .status import data_absent
-    code = one((device or {}).get("code"))
-    cc = codeable_concept(code)
-    if cc:
-        return cc
-    return {"extension": [data_absent((code or {}).get("nullFlavor") or "UNK")]}
+def device_type(device) -> dict | None:
+    """Device.type: the playingDevice code (with its originalText). Nothing when the source
+    names no kind: the same UDI is often written again elsewhere with its code, and a
+    data-absent type would sit beside that code once the renderings merge."""
+    return codeable_concept(one((device or {}).get("code")))
 
 
 @template_global

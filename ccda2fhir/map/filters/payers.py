@@ -251,3 +251,38 @@ def authorization_note(policy) -> None:
             conv.warn("Authorization Activity has no FHIR Coverage element; not mapped",
                                level="partial", template_id=AUTHORIZATION[0], line=c.get("_line"))
     return None
+
+
+def _is_plan_act(c: dict) -> bool:
+    return c.get("moodCode") == "DEF" and not has_template(c, *AUTHORIZATION)
+
+
+@template_global
+def coverage_nested(policy, parents, section, nested=False) -> None:
+    """The Policy route consumes everything nested (the health plan act has no templateId to
+    absorb it by): the Authorization Activity is reported, the plan act is Coverage.class, and
+    any other nested statement (Note Activity, comment, ...) is mapped through its own route,
+    or reported when nothing maps it."""
+    if nested:
+        return None
+    from ..dispatch import section_keys
+    from ..routes import table
+    from .navigation import statement_of, template_ids
+    conv = _conversion()
+    keys = section_keys(section) if section else set()
+    for rel in many((policy or {}).get("entryRelationship")):
+        element, child = statement_of(rel)
+        if child is None or has_template(child, *AUTHORIZATION) or _is_plan_act(child):
+            continue
+        route = table().match(element, template_ids(child), keys)
+        template = route.template_for(child) if route else None
+        if template:
+            conv.emit(template, src=child, parents=[policy] + list(many(parents)), element=element)
+        else:
+            seen = _WARNED.setdefault(conv, set())
+            if id(child) not in seen:
+                seen.add(id(child))
+                tids = template_ids(child)
+                conv.warn("no mapping for this statement nested in a Policy Activity", level="unmapped",
+                          template_id=tids[0] if tids else None, element=element, line=child.get("_line"))
+    return None
