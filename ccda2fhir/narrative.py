@@ -3,7 +3,7 @@
 CDA narrative elements become their XHTML equivalents (C-CDA on FHIR, 'Narrative
 Text'); only what FHIR's narrative rules (R4 narrative.html) allow is written:
 
-- elements: a fixed list of basic XHTML elements; active or embedded content
+- elements: a fixed list of basic XHTML elements (HTML 4 chapters 7-11 and 15, not ins/del); active or embedded content
   (script, style, object, embed, iframe, form and its controls, base, link, meta,
   frames, svg, math, audio, video, img) is dropped with everything inside it;
 - attributes: a fixed list of presentational/table ones plus ``id``, ``class``,
@@ -43,7 +43,7 @@ _ELEMENTS = {
     "h3": "h3", "h4": "h4", "h5": "h5", "h6": "h6", "pre": "pre", "code": "code",
     "small": "small", "big": "big", "tt": "tt", "hr": "hr", "a": "a", "font": "span",
     "center": "div", "blockquote": "blockquote", "dl": "dl", "dt": "dt", "dd": "dd",
-    "del": "del", "ins": "ins", "q": "q", "cite": "cite", "abbr": "abbr", "acronym": "acronym",
+    "del": "s", "ins": "span", "q": "q", "cite": "cite", "abbr": "abbr", "acronym": "acronym",
     "dfn": "dfn", "kbd": "kbd", "samp": "samp", "var": "var", "address": "address",
     "strike": "span", "nobr": "span", "label": "span", "section": "div", "article": "div",
     "header": "div", "footer": "div", "main": "div", "nav": "div", "aside": "div",
@@ -128,10 +128,10 @@ class _Writer:
         if target is None:
             self.add_text(parent, src.tail)
             return
-        if name == "content" and src.get("revised") == "delete":
-            target = "del"
-        elif name == "content" and src.get("revised") == "insert":
-            target = "ins"
+        revised = src.get("revised") if name == "content" else None
+        if revised == "delete":
+            # FHIR narrative excludes HTML 4 ins/del (chapter 9.4): struck-through text instead
+            target = "s"
         elif name == "list" and (src.get("listType") or "").lower() == "ordered":
             target = "ol"
         if target == "caption":
@@ -203,6 +203,8 @@ class _Writer:
                 el.set("class", "footnote-ref")
         if name == "footnote":
             classes.append("footnote")
+        if name == "content" and src.get("revised") in ("delete", "insert"):
+            classes.append(f"revised-{src.get('revised')}")
         if classes:
             el.set("class", " ".join(dict.fromkeys(classes)))
 

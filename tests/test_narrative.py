@@ -14,11 +14,11 @@ from tests.support.wrap import wrap_fragment
 
 XHTML = "http://www.w3.org/1999/xhtml"
 NS = {"h": XHTML}
-# FHIR R4 narrative: basic XHTML only (narrative.html; the FHIR xhtml schema's element list)
+# FHIR R4 narrative (txt-1): HTML 4 chapters 7-11 (not 9.4 ins/del) and 15, a, img (we drop img)
 ALLOWED = {"div", "p", "span", "b", "i", "em", "strong", "u", "s", "sub", "sup", "br", "hr", "a",
            "ul", "ol", "li", "dl", "dt", "dd", "table", "caption", "thead", "tbody", "tfoot", "tr",
            "th", "td", "col", "colgroup", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "code", "small",
-           "big", "tt", "blockquote", "del", "ins", "q", "cite", "abbr", "acronym", "dfn", "kbd",
+           "big", "tt", "blockquote", "q", "cite", "abbr", "acronym", "dfn", "kbd",
            "samp", "var", "address"}
 SAFE_HREF = re.compile(r"^(https?://|mailto:|#)", re.I)
 
@@ -91,7 +91,10 @@ def test_cda_elements_map_to_xhtml():
     assert root.find("h:span[@id='fn1']", NS).get("class") == "footnote"
     a = root.find("h:a", NS)
     assert a.get("href") == "https://example.org/info" and a.text == "more"
-    assert root.find("h:del", NS).text == "old" and root.find("h:ins", NS).text == "new"
+    # revised content: no ins/del in FHIR narrative; deleted text is struck through
+    deleted = root.find("h:s", NS)
+    assert deleted.text == "old" and deleted.get("class") == "revised-delete"
+    assert root.find("h:span[@class='revised-insert']", NS).text == "new"
 
 
 def test_hostile_narrative_is_neutralised():

@@ -27,6 +27,9 @@ def map_document(doc: dict, patient_id: str, options: dict | None = None) -> tup
         encompassing = (header.get("componentOf") or {}).get("encompassingEncounter")
         encounter = conv.emit("resource/Encounter", src=encompassing, element="encompassingEncounter") \
             if isinstance(encompassing, dict) else None
+        if encounter is None and isinstance(encompassing, dict):
+            conv.warn("componentOf/encompassingEncounter holds nothing we can map to an Encounter",
+                      level="partial")
         conv.encounter = encounter
         section_refs = []
         for section in doc["sections"]:

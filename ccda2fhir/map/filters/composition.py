@@ -427,3 +427,17 @@ def document_status(header: dict) -> str:
     sc = one(header.get("sdtc_statusCode")) if isinstance(header, dict) else None
     code = (sc or {}).get("code") if isinstance(sc, dict) else None
     return _DOC_STATUS.get((code or "").strip(), "final")
+
+
+@template_global
+def custodian_ref(header: dict) -> dict | None:
+    """Composition.custodian: the representedCustodianOrganization; reported when the document
+    names a custodian we cannot make an Organization of."""
+    cust = header.get("custodian") if isinstance(header, dict) else None
+    if not isinstance(cust, dict):
+        return None
+    org = (one(cust.get("assignedCustodian")) or {}).get("representedCustodianOrganization")
+    ref = organization_ref(org)
+    if ref is None:
+        _report("custodian", "Composition.custodian left out")
+    return ref
