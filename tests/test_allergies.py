@@ -366,6 +366,33 @@ def test_concern_status_when_no_status_observation(validate, act_status, expecte
     assert clinical(only_allergy(bundle, validate)) == expected
 
 
+def author(time: str, npi: str, family: str) -> str:
+    return f"""<author><templateId root="2.16.840.1.113883.10.20.22.4.119"/><time value="{time}"/>
+      <assignedAuthor><id root="2.16.840.1.113883.4.6" extension="{npi}"/>
+      <assignedPerson><name><given>A</given><family>{family}</family></name></assignedPerson></assignedAuthor></author>"""
+
+
+def test_recorder_is_the_last_author_recorded_date_the_earliest(validate):
+    obs = allergy_obs(author("20210304101500-0500", "1111111111", "Later") +
+                      author("20190102", "2222222222", "Earlier"))
+    bundle, _ = convert_xml(section(concern(obs)))
+    a = only_allergy(bundle, validate)
+    assert a["recordedDate"] == "2019-01-02"
+    assert practitioner_family(bundle, a["recorder"]) == "Later"
+
+
+def test_without_authors_recorded_date_is_when_the_concern_began(validate):
+    a = only_allergy(convert_xml(section(concern(allergy_obs())))[0], validate)
+    assert a["recordedDate"] == "2020-01-02"          # concern effectiveTime/low
+    assert "recorder" not in a
+
+
+def test_patient_informant_is_the_asserter(validate):
+    informant = """<informant><relatedEntity classCode="PAT"/></informant>"""
+    a = only_allergy(convert_xml(section(concern(allergy_obs(informant))))[0], validate)
+    assert a["asserter"] == {"reference": f"Patient/{PATIENT}"}
+
+
 def test_explicit_status_kept_despite_an_end_date(validate):
     obs = allergy_obs(status_obs("55561003"), eff='<low value="2003"/><high value="2006"/>')
     a = only_allergy(convert_xml(section(concern(obs)))[0], validate)

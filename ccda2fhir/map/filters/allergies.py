@@ -311,17 +311,23 @@ def _map_nested(reaction: dict, parents: list) -> None:
             todo.append((el, stmt))
     if not todo:
         return
-    from ..dispatch import _visit, section_keys
+    from .. import dispatch
+    from .navigation import template_ids
     conv = current()
-    section = conv.section or {}
-    keys = section_keys(section) if section else set()
-    label = (section.get("key") or "") + (f" ({section['title']})" if section.get("title") else "")
-    where = dict(conv.where)
+    visit = getattr(dispatch, "_visit", None)
+    saved = conv.where
     try:
         for el, stmt in todo:
-            _visit(conv, el, stmt, [reaction] + parents, keys, label)
+            if visit is None:  # the dispatcher changed: report rather than drop
+                tids = template_ids(stmt)
+                conv.warn("statement nested in a reaction not mapped", level="unmapped", element=el,
+                          template_id=tids[0] if tids else None, line=stmt.get("_line"))
+                continue
+            label = conv.where.get("section") or (conv.section or {}).get("key", "")
+            visit(conv, el, stmt, [reaction] + parents, dispatch.section_keys(conv.section or {}), label)
+            conv.where = saved
     finally:
-        conv.where = where
+        conv.where = saved
 
 
 # ---------------------------------------------------------------- dates, people, context
@@ -375,7 +381,7 @@ def allergy_encounter(src, parents):
         for rel in many(stmt.get("entryRelationship")):
             enc = rel.get("encounter") if isinstance(rel, dict) else None
             if isinstance(enc, dict) and many(enc.get("id")):
-                return current().emit("resource/Encounter", src=enc, parents=[stmt])
+                return current().emit("resource/Encounter", src=enc, parents=[stmt], element="encounter")
     return None
 
 
