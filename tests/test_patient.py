@@ -294,3 +294,20 @@ def test_matches_hl7_recommended_patient(validate, expected_path):
     org = resolve(bundle, p["managingOrganization"])
     assert org["name"] == "Primary Care's Partners Test"
     assert org["identifier"] == [{"system": "urn:oid:1.3.6.1.4.1.22812.3.2009316.3", "value": "3"}]
+
+
+def test_detailed_race_under_another_omb_category_adds_it(validate):
+    rt = """<recordTarget><patientRole><id root="2.16.840.1.113883.19.5" extension="p9"/>
+      <patient><name><given>A</given><family>B</family></name>
+      <raceCode code="2106-3" codeSystem="2.16.840.1.113883.6.238" displayName="White"/>
+      <sdtc:raceCode code="2029-7" codeSystem="2.16.840.1.113883.6.238" displayName="Asian Indian"/>
+      <sdtc:raceCode code="2108-9" codeSystem="2.16.840.1.113883.6.238" displayName="European"/>
+      </patient></patientRole></recordTarget>"""
+    p, _ = patient_of(with_record_target(rt), validate)
+    race = ext(p, RACE)
+    # IG: 'If the detailed race is under a different OMB category than the raceCode, an additional
+    # OMB category sub-extension should be included'; European is under White, already there
+    assert [e["valueCoding"]["code"] for e in sub(race, "ombCategory")] == ["2106-3", "2028-9"]
+    assert sub(race, "ombCategory")[1]["valueCoding"]["display"] == "Asian"
+    assert [e["valueCoding"]["code"] for e in sub(race, "detailed")] == ["2029-7", "2108-9"]
+    assert sub(race, "text")[0]["valueString"] == "White, Asian Indian, European"

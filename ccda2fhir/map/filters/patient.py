@@ -1,7 +1,9 @@
 """Patient-only conversions: US Core race and ethnicity, language, deceased, multiple birth."""
 from __future__ import annotations
 
+import json
 import re
+from functools import lru_cache
 
 from .codes import coding
 from .dates import datetime
@@ -18,6 +20,25 @@ ROLE_CODE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
 # OMB minimum categories (US Core: these go to ombCategory, any other CDC code to detailed).
 OMB_RACE = frozenset({"1002-5", "2028-9", "2054-5", "2076-8", "2106-3", "UNK", "ASKU"})
 OMB_ETHNICITY = frozenset({"2135-2", "2186-5", "UNK", "ASKU"})
+
+
+@lru_cache(maxsize=1)
+def _omb_ranges() -> dict:
+    from importlib import resources
+    data = json.loads(resources.files("ccda2fhir.data").joinpath("valuemaps", "header.json").read_text())
+    return data["_OmbRanges"]
+
+
+def _omb_parent(kind: str, code: str) -> dict | None:
+    """The OMB category Coding a detailed CDC race/ethnicity code falls under (by code range)."""
+    m = re.match(r"^(\d{4})-\d$", code or "")
+    if not m:
+        return None
+    n = int(m.group(1))
+    for low, high, omb, display in _omb_ranges()[kind]:
+        if low <= n <= high:
+            return {"system": CDC_RACE, "code": omb, "display": display}
+    return None
 
 
 def _omb_extension(url: str, omb: frozenset, codes: list) -> dict | None:
@@ -39,6 +60,15 @@ def _omb_extension(url: str, omb: frozenset, codes: list) -> dict | None:
         texts.append(c.get("display") or c["code"])
     if not parts:
         return None
+    # IG CF-patient: a detailed code under an OMB category the sender did not give adds that category
+    kind = "race" if omb is OMB_RACE else "ethnicity"
+    have = {p["valueCoding"]["code"] for p in parts if p["url"] == "ombCategory"}
+    for p in list(parts):
+        if p["url"] == "detailed":
+            parent = _omb_parent(kind, p["valueCoding"]["code"])
+            if parent and parent["code"] not in have:
+                have.add(parent["code"])
+                parts.append({"url": "ombCategory", "valueCoding": parent})
     # ombCategory slices come before detailed ones, as US Core lists them.
     parts.sort(key=lambda p: p["url"] != "ombCategory")
     parts.append({"url": "text", "valueString": ", ".join(dict.fromkeys(texts))})
