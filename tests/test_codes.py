@@ -119,7 +119,7 @@ def test_unknown_code_system_reported_in_a_real_conversion():
         assert "urn:oid:CPT" not in json.dumps(r)
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=700, deadline=None)
 @given(st.fixed_dictionaries({}, optional={
     "code": st.text(max_size=12), "codeSystem": st.one_of(st.text(max_size=20), st.just(LOINC)),
     "displayName": st.text(max_size=12), "nullFlavor": st.sampled_from(["OTH", "UNK"]),

@@ -144,6 +144,20 @@ def test_elements_removed(doc, picks):
     _check(bytes(out))
 
 
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.integers(0, len(DOCS) - 1), st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1)), min_size=1, max_size=8))
+def test_elements_duplicated_and_moved(doc, picks):
+    """An element where the schema allows one written twice, or dropped somewhere it does not belong."""
+    data = DOCS[doc]
+    spots = SELF_CLOSED[doc]
+    moves = sorted(((spots[min(int(b * len(spots)), len(spots) - 1)][1], spots[min(int(a * len(spots)), len(spots) - 1)])
+                    for a, b in picks), reverse=True)
+    out = bytearray(data)
+    for target, (start, end) in moves:  # from the end, so earlier positions stay valid
+        out[target:target] = data[start:end]
+    _check(bytes(out))
+
+
 @pytest.mark.parametrize("junk", [b"\x00" * 100, b"\xff\xfe\x00\x00", b"<", b"<?xml version='1.0'?>", b"<a", b"]]>",
                                   "<ClinicalDocument xmlns='urn:hl7-org:v3'>\u2028</ClinicalDocument>".encode()])
 def test_junk(junk):

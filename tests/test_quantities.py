@@ -123,7 +123,7 @@ def test_quantities_list():
         [{"value": 1}, {"value": 2.5}]
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(st.one_of(st.text(max_size=25),
                  st.from_regex(r"^[+-]?[0-9,. ]{0,12}([eE][+-]?[0-9]{1,4})?$", fullmatch=True),
                  st.decimals(allow_nan=False, allow_infinity=False).map(str),

@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import ccda2fhir
 from ccda2fhir import ConversionError
 from ccda2fhir.narrative import section_narrative
 from ccda2fhir.parse import parse
 from ccda2fhir.walk import pywalker
-from tests.conftest import CORPUS, FIXTURES, corpus_documents
+from tests.conftest import CORPUS, FIXTURES, SAMPLE_CCD, corpus_documents
 
 convert_module = importlib.import_module("ccda2fhir.convert")
 HAVE_EXTENSION = importlib.util.find_spec("ccda2fhir._walker") is not None
@@ -35,6 +38,7 @@ def _documents() -> list[Path]:
 
 
 DOCUMENTS = _documents()
+FIXTURE_CCD = SAMPLE_CCD.read_bytes()
 
 
 def test_there_are_documents_to_compare():
@@ -148,3 +152,24 @@ def test_twins_agree_on_odd_shapes():
     assert nxml["body"] == "nonxml" and nxml == pywalker.walk(
         parse("<ClinicalDocument><component><nonXMLBody><text>abc</text></nonXMLBody></component></ClinicalDocument>"),
         section_narrative, 200)
+
+
+@needs_extension
+@settings(max_examples=80, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1)), min_size=1, max_size=10),
+       st.text(alphabet=" \t\nab<>&;x", max_size=6))
+def test_twins_agree_on_mutated_documents(moves, junk):
+    """Elements copied to odd places and text dropped between them: both walkers still agree."""
+    from ccda2fhir import _walker
+    data = FIXTURE_CCD
+    spots = [(m.start(), m.end()) for m in re.finditer(rb"<(\w+)[^<>]*?/>", data)]
+    plan = sorted(((spots[min(int(b * len(spots)), len(spots) - 1)][1], spots[min(int(a * len(spots)), len(spots) - 1)])
+                   for a, b in moves), reverse=True)
+    out = bytearray(data)
+    safe = junk.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").encode()
+    for target, (start, end) in plan:
+        out[target:target] = data[start:end] + safe
+    root = parse(bytes(out))
+    assert orjson.dumps(_walker.walk(root, section_narrative, 200)) == \
+        orjson.dumps(pywalker.walk(root, section_narrative, 200))
