@@ -38,17 +38,17 @@ def _warn(reason: str) -> None:
 def number(value):
     """A JSON number from a CDA numeric string (int when integral as written).
 
-    Never returns NaN, an infinity, or a float that lost the value entirely (an
-    underflow to 0): such values are reported and left out.
+    Never returns NaN, an infinity, a magnitude of 2**63 or more, or a float that
+    lost the value entirely (an underflow to 0): such values are reported and left out.
     """
     if isinstance(value, dict):
         value = value.get("value")
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value if -_INT64 <= value < _INT64 else number(str(value))
+        return value if -_INT64 <= value < _INT64 else None
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        return value if math.isfinite(value) and abs(value) < _INT64 else None
     if not isinstance(value, str):
         return None
     raw = "".join(value.split())
@@ -65,14 +65,16 @@ def number(value):
         d = Decimal(raw)
     except InvalidOperation:  # pragma: no cover - the pattern guards this
         return None
+    if abs(d) >= _INT64:
+        # no clinical quantity is this large (cell counts are written 10*12/L): such a
+        # value is garbage, and callers turning it into an int would overflow JSON
+        _warn(f"{value!r} is too large to be a quantity; left out")
+        return None
     if "." not in raw and "e" not in raw.lower():
-        i = int(d)
-        if -_INT64 <= i < _INT64:
-            return i
-        _warn(f"{value!r} is too large for an exact JSON number; rounded")
+        return int(d)
     f = float(d)
-    if not math.isfinite(f) or (f == 0.0 and not d.is_zero()):
-        _warn(f"{value!r} is out of the range of a decimal number; left out")
+    if f == 0.0 and not d.is_zero():
+        _warn(f"{value!r} is too small for a decimal number; left out")
         return None
     return f
 
