@@ -114,3 +114,13 @@ def test_no_empty_values_in_a_real_conversion():
         assert not _has_empty(r), r["resourceType"]
         for variants in _choices().get(r["resourceType"], ()):
             assert len([v for v in variants if v in r]) <= 1
+
+
+def test_merged_renderings_keep_one_variant_per_choice():
+    """Two renderings of one Patient filling deceasedBoolean and deceasedDateTime: merged, one kept."""
+    from ccda2fhir.map.conversion import Conversion
+    with Conversion({"header": {}, "narrative": {}}, "p") as conv:
+        conv.add({"resourceType": "Patient", "id": "p", "deceasedBoolean": True})
+        conv.add({"resourceType": "Patient", "id": "p", "deceasedDateTime": "2020", "gender": "female"})
+    assert conv.resources["Patient/p"] == {"resourceType": "Patient", "id": "p", "deceasedBoolean": True,
+                                           "gender": "female"}
