@@ -461,6 +461,11 @@ def test_uncoded_substance_uses_its_name_else_data_absent(validate):
     named = allergy_obs(substance='<code nullFlavor="UNK"/><name>Shellfish</name>', value="414285001")
     a = only_allergy(convert_xml(section(concern(named)))[0], validate)
     assert a["code"] == {"text": "Shellfish"}
+    # VA C32: an uncoded substance's originalText is a placeholder, its name is the substance
+    va = allergy_obs(substance='<code nullFlavor="UNK"><originalText>Coded Allergy Name Not Available'
+                               '</originalText></code><name>LATEX STRAP</name>',
+                     obs_id="0b5e0000-0000-4000-8000-0000000000fe")
+    assert only_allergy(convert_xml(section(concern(va)))[0], validate)["code"] == {"text": "LATEX STRAP"}
     nothing = allergy_obs(substance='<code nullFlavor="UNK"/>', value="x", obs_id="0b5e0000-0000-4000-8000-0000000000ff")
     nothing = nothing.replace('<value xsi:type="CD" code="x" codeSystem="2.16.840.1.113883.6.96"/>',
                               '<value xsi:type="CD" nullFlavor="UNK"/>')

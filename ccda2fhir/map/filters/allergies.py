@@ -204,7 +204,7 @@ def allergy_code(src) -> dict:
 
     - negated, 'no known' concept found: that SNOMED concept, with the observation's text;
     - else the substance code with its translations and originalText (playingEntity/name
-      as text when the code has none); a negated one is made refuted by allergy_verification;
+      as text when the code has none or is a nullFlavor); a negated one is refuted (allergy_verification);
     - no substance at all: the allergy-type concept (value, or C83 code);
     - nothing coded or written anywhere: data-absent-reason.
     """
@@ -216,12 +216,14 @@ def allergy_code(src) -> dict:
             out["text"] = t
         return out
     entity = _substance(src) or {}
-    cc = codeable_concept(entity.get("code")) or {}
-    if not cc.get("text"):
-        names = [n.get("_text") if isinstance(n, dict) else n for n in many(entity.get("name"))]
-        names = [" ".join(n.split()) for n in names if isinstance(n, str) and n.strip()]
-        if names:
-            cc["text"] = names[0]
+    code = entity.get("code") if isinstance(entity.get("code"), dict) else {}
+    cc = codeable_concept(code) or {}
+    names = [n.get("_text") if isinstance(n, dict) else n for n in many(entity.get("name"))]
+    names = [" ".join(n.split()) for n in names if isinstance(n, str) and n.strip()]
+    # The name says what the substance is when the code itself is a nullFlavor: its
+    # originalText is then often a placeholder ('Coded Allergy Name Not Available', VA C32).
+    if names and (not cc.get("text") or not code.get("code")):
+        cc["text"] = names[0]
     if cc:
         return cc
     # No substance named: the allergy-type concept ('allergy to drug') says more than
@@ -229,8 +231,7 @@ def allergy_code(src) -> dict:
     cc = codeable_concept(_kind(src))
     if cc:
         return cc
-    null = (entity.get("code") or {}).get("nullFlavor") if isinstance(entity.get("code"), dict) else None
-    return {"extension": [data_absent(null or "UNK")]}
+    return {"extension": [data_absent(code.get("nullFlavor") or "UNK")]}
 
 
 # ---------------------------------------------------------------- criticality, reactions
