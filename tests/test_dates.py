@@ -114,6 +114,9 @@ def test_what_is_left_out_or_cut_is_reported():
         ("partial", "date '198506221100-05AB' has an unreadable UTC offset; kept to the day", 7),
         ("partial", "date '20230531220512+1430' has an impossible UTC offset; offset left out", 7),
     ]
+    with Conversion({"header": {}, "narrative": {}}, "p") as conv:
+        D.period({"low": {"value": "2013"}, "high": {"value": "2008"}})
+    assert [i.reason for i in conv.report.issues] == ["period ends (2008) before it starts (2013); end left out"]
 
 
 def test_nullflavor_and_absent_values():
@@ -156,6 +159,23 @@ def test_ivl_ts_to_period_and_points():
     assert D.end({"value": "2023"}) is None
     # lists (effectiveTime repeats under substanceAdministration) use the first
     assert D.period([ivl, {"low": {"value": "1999"}}]) == D.period(ivl)
+
+
+def test_period_ending_before_it_starts_keeps_the_start():
+    """FHIR per-1 (start <= end); 50 such periods are in the corpus (e.g. low 20130703, high 20080814)."""
+    assert D.period({"low": {"value": "20130703"}, "high": {"value": "20080814"}}) == {"start": "2013-07-03"}
+    assert D.period({"low": {"value": "20130130090051"}, "high": {"value": "20120130080051-0500"}}) == \
+        {"start": "2013-01-30"}
+    # compared as instants when both have an offset: 09:00+05:00 is after 09:00+06:00
+    assert D.period({"low": {"value": "20130130090051+0500"}, "high": {"value": "20130130090051+0600"}}) == \
+        {"start": "2013-01-30T09:00:51+05:00"}
+    assert D.period({"low": {"value": "20130130090051+0500"}, "high": {"value": "20130130090051+0400"}}) == \
+        {"start": "2013-01-30T09:00:51+05:00", "end": "2013-01-30T09:00:51+04:00"}
+    # different precisions compare at the precision both have: not an error
+    assert D.period({"low": {"value": "2013"}, "high": {"value": "20130101"}}) == {"start": "2013", "end": "2013-01-01"}
+    assert D.period({"low": {"value": "20130101"}, "high": {"value": "2013"}}) == {"start": "2013-01-01", "end": "2013"}
+    assert D.period({"low": {"value": "20130101"}, "high": {"value": "20130101"}}) == \
+        {"start": "2013-01-01", "end": "2013-01-01"}
 
 
 def test_earliest_and_latest():
@@ -228,3 +248,15 @@ def test_offsets_are_kept_in_a_real_conversion():
     bundle = ccda2fhir.convert(SAMPLE_CCD.read_bytes(), "p1")
     recorded = {a.get("recordedDate") for a in resources_of(bundle, "AllergyIntolerance")}
     assert "1998-05-01T11:45:00-08:00" in recorded
+
+
+@settings(max_examples=500, deadline=None)
+@given(ts_like, ts_like)
+def test_any_period_is_valid_and_never_ends_before_it_starts(low, high):
+    p = D.period({"low": {"value": low}, "high": {"value": high}})
+    if p is None:
+        return
+    for v in p.values():
+        assert DATETIME.match(v)
+    if "start" in p and "end" in p:
+        assert not D._after(p["start"], p["end"])

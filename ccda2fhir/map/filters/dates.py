@@ -139,6 +139,26 @@ def instant(value) -> str | None:
     return None
 
 
+def _instant_utc(value: str):
+    """A FHIR dateTime with a time (and so an offset) as an aware datetime; else None."""
+    if "T" not in value:
+        return None
+    from datetime import datetime as _dt
+    try:
+        return _dt.fromisoformat(re.sub(r"\.\d+", "", value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _after(start: str, end: str) -> bool:
+    """start is certainly later than end (compared at the precision both have)."""
+    a, b = _instant_utc(start), _instant_utc(end)
+    if a is not None and b is not None:
+        return a > b
+    n = min(len(start), len(end), 10)
+    return start[:n] > end[:n]
+
+
 @template_filter
 def period(ivl) -> dict | None:
     """FHIR Period from an IVL_TS's low/high (None when it has only @value)."""
@@ -149,6 +169,11 @@ def period(ivl) -> dict | None:
     end = datetime(ivl.get("high"))
     if not start and not end:
         return None
+    if start and end and _after(start, end):
+        # FHIR per-1: a Period cannot end before it starts; the start is kept (it is the
+        # onset templates care about) and the impossible end reported
+        _warn(f"period ends ({end}) before it starts ({start}); end left out")
+        end = None
     out = {}
     if start:
         out["start"] = start
