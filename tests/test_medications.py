@@ -344,6 +344,16 @@ R11 = """
      <templateId root="2.16.840.1.113883.10.20.1.47"/><code code="33999-4" codeSystem="2.16.840.1.113883.6.1"/>
      <statusCode code="completed"/><value xsi:type="CE" code="421139008" codeSystem="2.16.840.1.113883.6.96" displayName="On Hold"/>
    </observation></entryRelationship>
+   <entryRelationship typeCode="SUBJ"><act classCode="ACT" moodCode="INT">
+     <templateId root="2.16.840.1.113883.10.20.1.49"/><templateId root="1.3.6.1.4.1.19376.1.5.3.1.4.3"/>
+     <code code="PINSTRUCT" codeSystem="1.3.6.1.4.1.19376.1.5.3.2"/><text>Shake well</text>
+     <entryRelationship typeCode="SUBJ" inversionInd="true"><act classCode="ACT" moodCode="EVN">
+       <templateId root="2.16.840.1.113883.10.20.1.40"/><code code="48767-8" codeSystem="2.16.840.1.113883.6.1"/>
+       <text>Patient prefers the inhaler</text></act></entryRelationship>
+   </act></entryRelationship>
+   <entryRelationship typeCode="SUBJ"><act classCode="ACT" moodCode="INT">
+     <templateId root="2.16.840.1.113883.10.20.1.43"/><code code="FINSTRUCT" codeSystem="1.3.6.1.4.1.19376.1.5.3.2"/>
+     <text>Dispense in original package</text></act></entryRelationship>
    <entryRelationship typeCode="SUBJ"><observation classCode="OBS" moodCode="EVN">
      <templateId root="2.16.840.1.113883.3.88.11.83.8.1"/>
      <code code="73639000" codeSystem="2.16.840.1.113883.6.96" displayName="Prescription Drug"/>
@@ -359,6 +369,9 @@ def test_r11_medication_activity_in_medications_section(validate):
     # the R1.1 Medication Status Observation says on hold; statusCode 'completed' records the act
     assert ms["status"] == "on-hold"
     assert ms["category"]["coding"] == [{"system": SNOMED, "code": "73639000", "display": "Prescription Drug"}]
+    assert ms["dosage"][0]["patientInstruction"] == "Shake well"
+    # the comment on the (absorbed) instruction and the pharmacist's instruction are kept as notes
+    assert ms["note"] == [{"text": "Patient prefers the inhaler"}, {"text": "Dispense in original package"}]
     assert not resources_of(b, "Observation")
     assert not [i for i in report.issues if i.level in ("unmapped", "partial")]
     assert ms["medicationCodeableConcept"]["coding"][0]["code"] == "307782"

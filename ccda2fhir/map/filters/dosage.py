@@ -29,7 +29,8 @@ from .terminology import concept
 from .text import text
 
 FREE_TEXT_SIG = "2.16.840.1.113883.10.20.22.4.147"
-INSTRUCTION = ("2.16.840.1.113883.10.20.22.4.20", "2.16.840.1.113883.10.20.1.49")
+INSTRUCTION = ("2.16.840.1.113883.10.20.22.4.20", "2.16.840.1.113883.10.20.1.49",
+               "1.3.6.1.4.1.19376.1.5.3.1.4.3")
 PRECONDITION = "2.16.840.1.113883.10.20.22.4.25"
 
 _MINUTES = {"s": Decimal(1) / 60, "min": Decimal(1), "h": Decimal(60), "d": Decimal(1440),

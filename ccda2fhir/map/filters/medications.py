@@ -381,3 +381,33 @@ def medication_type(stmt) -> list[dict]:
         if cc and cc not in out:
             out.append(cc)
     return out
+
+
+FULFILLMENT_INSTRUCTION = ("2.16.840.1.113883.10.20.1.43", "1.3.6.1.4.1.19376.1.5.3.1.4.3.1")
+
+
+@template_filter
+def fulfillment_notes(stmt, own: bool = False) -> list[dict]:
+    """note from R1.1/IHE Fulfillment Instructions (10.20.1.43, instructions to the pharmacist),
+    nested in the statement or in its supply orders (``own``: ``stmt`` is the supply order)."""
+    holders = [stmt] + ([] if own else supply_orders(stmt))
+    out = []
+    for h in holders:
+        for act in related(h, *FULFILLMENT_INSTRUCTION):
+            t = text(act.get("text"))
+            if t and {"text": t} not in out:
+                out.append({"text": t})
+    return out
+
+
+@template_filter
+def medication_notes(stmt, own_supply: bool = False) -> list[dict]:
+    """note: Comment Activities on the statement and on its (absorbed) instruction acts, then
+    fulfillment instructions (see fulfillment_notes)."""
+    from .conditions import comments
+    from .dosage import INSTRUCTION
+    out = list(comments(stmt))
+    for act in related(stmt, *INSTRUCTION):
+        out.extend(n for n in comments(act) if n not in out)
+    out.extend(n for n in fulfillment_notes(stmt, own_supply) if n not in out)
+    return out
