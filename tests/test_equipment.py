@@ -40,6 +40,11 @@ def test_implant_with_udi_organizer(validate):
     assert device["manufactureDate"] == "2018-10-15"
     assert device["expirationDate"] == "2022-10-15"
     assert device["status"] == "active"
+    # the source status observation kept as written beside the FHIR status
+    (prop,) = device["property"]
+    assert prop["type"]["coding"][0]["code"] == "C160939"
+    assert prop["valueCode"][0]["coding"][0] == {"system": "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl",
+                                                 "code": "C45329", "display": "Active"}
     assert device["type"]["coding"] == [{"system": SNOMED, "code": "2282003", "display": "Breast Implant"}]
     assert device["patient"] == {"reference": "Patient/p1"}
     assert {"name": "Example BrandName", "type": "udi-label-name"} in device["deviceName"]

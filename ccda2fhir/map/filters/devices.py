@@ -207,7 +207,7 @@ def device_status(stmt) -> str | None:
             hit = concept(one(c.get("value")), "DeviceStatus")
             if hit:
                 return hit["code"]
-    for c in children(_udi_organizer(stmt) or {}):
+    for c in children(_udi_organizer(stmt) or {}) if stmt else ():
         if has_template(c, DEVICE_STATUS_OBS):
             hit = concept(one(c.get("value")), "DeviceStatus")
             if hit:
@@ -346,4 +346,24 @@ def grouped_entries(src, parents, section) -> list[dict]:
         ref = conv.emit(template, src=child, parents=[src] + list(many(parents)), element=element)
         if ref and {"item": ref} not in out:
             out.append({"item": ref})
+    return out
+
+
+@template_global
+def device_properties(stmt, role=None) -> list[dict]:
+    """property: the Implantable Device Status Observation as it was written (its code and NCI
+    value), beside the FHIR Device.status it maps to, so the source status is not reduced to
+    the FHIR enum alone."""
+    out = []
+    holders = [stmt, _udi_organizer(stmt) if stmt else None]
+    if role is not None and has_template(role, UDI_ORGANIZER):
+        holders.append(role)
+    for holder in holders:
+        for c in children(holder or {}):
+            if has_template(c, DEVICE_STATUS_OBS):
+                kind, value = codeable_concept(c.get("code")), codeable_concept(one(c.get("value")))
+                if kind and value:
+                    prop = {"type": kind, "valueCode": [value]}
+                    if prop not in out:
+                        out.append(prop)
     return out
