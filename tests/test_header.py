@@ -241,3 +241,27 @@ def test_no_orphan_participant_resources(path):
         if r["resourceType"] in ("Practitioner", "PractitionerRole", "Organization", "RelatedPerson",
                                  "Device", "Location"):
             assert f"{r['resourceType']}/{r['id']}" in refs, r["resourceType"]
+
+
+def test_id_only_participants_get_data_absent_names(validate):
+    xml = with_header("<dataEnterer><assignedEntity><id root='2.16.840.1.113883.4.6' extension='1112223334'/>"
+                      "<representedOrganization><id root='2.16.840.1.113883.19.5' extension='o-1'/>"
+                      "</representedOrganization></assignedEntity></dataEnterer>")
+    bundle, _ = convert(xml, validate)
+    (ref,) = extensions(composition(bundle), "DataEntererExtension")
+    prac = resolve(bundle, ref)
+    assert prac["identifier"] == [{"system": NPI, "value": "1112223334"}]
+    dar = {"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "unknown"}
+    assert prac["name"] == [{"extension": [dar]}]            # US Core Practitioner.name is required
+    (org,) = [o for o in resources_of(bundle, "Organization")
+              if o.get("identifier") == [{"system": "urn:oid:2.16.840.1.113883.19.5", "value": "o-1"}]]
+    assert org["_name"] == {"extension": [dar]} and "name" not in org
+
+
+def test_named_and_unnamed_mentions_of_one_practitioner_merge_to_the_name(validate):
+    xml = with_header("<dataEnterer><assignedEntity><id root='2.16.840.1.113883.4.6' extension='5555555555'/>"
+                      "</assignedEntity></dataEnterer>", USRH / "author Example.xml")
+    bundle, _ = convert(xml, validate)
+    (prac,) = [p for p in resources_of(bundle, "Practitioner")
+               if {"system": NPI, "value": "5555555555"} in p.get("identifier", [])]
+    assert prac["name"] == [{"family": "Primary", "given": ["Patricia", "Patty"], "suffix": ["M.D."]}]

@@ -311,3 +311,12 @@ def test_detailed_race_under_another_omb_category_adds_it(validate):
     assert sub(race, "ombCategory")[1]["valueCoding"]["display"] == "Asian"
     assert [e["valueCoding"]["code"] for e in sub(race, "detailed")] == ["2029-7", "2108-9"]
     assert sub(race, "text")[0]["valueString"] == "White, Asian Indian, European"
+
+
+def test_patient_without_name_or_gender_meets_us_core(validate):
+    rt = """<recordTarget><patientRole><id root="2.16.840.1.113883.19.5" extension="p9"/>
+      <patient><name nullFlavor="UNK"/></patient></patientRole></recordTarget>"""
+    p, _ = patient_of(with_record_target(rt), validate)
+    assert p["name"] == [{"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason",
+                                         "valueCode": "unknown"}]}]
+    assert p["gender"] == "unknown"

@@ -46,8 +46,23 @@ def map_document(doc: dict, patient_id: str, options: dict | None = None) -> tup
         targets = [{"reference": ref} for ref in conv.resources
                    if not ref.startswith(("Patient/", "Provenance/"))]
         conv.emit("document/Provenance", src=header, targets=targets, composition=composition)
+        _us_core_names(conv.resources.values())
         conv.report.resources = len(conv.resources)
         return list(conv.resources.values()), conv.report
+
+
+_DATA_ABSENT = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
+
+
+def _us_core_names(resources) -> None:
+    """US Core requires Practitioner.name and Organization.name; a participant the source names
+    only by id gets a data-absent name. Done once all renderings of a participant are merged
+    (a name-less mention and a named one of the same person make one resource with the name)."""
+    for r in resources:
+        if r["resourceType"] == "Practitioner" and not r.get("name"):
+            r["name"] = [{"extension": [{"url": _DATA_ABSENT, "valueCode": "unknown"}]}]
+        elif r["resourceType"] == "Organization" and not r.get("name"):
+            r["_name"] = {"extension": [{"url": _DATA_ABSENT, "valueCode": "unknown"}]}
 
 
 __all__ = ["map_document", "many"]
