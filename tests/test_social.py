@@ -234,6 +234,10 @@ def test_smoking_status_with_a_period_keeps_one_timestamp(validate):
     smoke = by_code(b, "72166-2")
     assert smoke["effectiveDateTime"] == "2015-03-01"
     assert "effectivePeriod" not in smoke
+    closed = ccda2fhir.convert(wrap_fragment(xml.replace('<low value="20150301"/>',
+                                                         '<low value="20150301"/><high value="20160301"/>'),
+                                             "29762-2").encode(), "test-patient")
+    assert by_code(closed, "72166-2")["effectivePeriod"] == {"start": "2015-03-01", "end": "2016-03-01"}
 
 
 def test_current_occupation_with_industry_component(validate):

@@ -963,8 +963,9 @@ def participant_effective(src) -> dict:
 def generic_effective(src) -> dict:
     """effective[x] of a generic / social observation.
 
-    Pregnancy and smoking status allow one timestamp only (CF-social, US Core 6.1):
-    effectiveTime/@value, low, high, else author/time. Others: the effectiveTime (a low alone is an ongoing period), else a
+    Pregnancy status allows one timestamp only (CF-social): effectiveTime/@value, low, high,
+    else author/time. Smoking status: a low alone is its dateTime, low and high a period
+    (US Core 7 allows it; CF-social's first option). Others: the effectiveTime (a low alone is an ongoing period), else a
     participant's time, else the latest author time.
     """
     eff_el = one((src or {}).get("effectiveTime"))
@@ -974,7 +975,8 @@ def generic_effective(src) -> dict:
             if d:
                 return {"dateTime": d}
     else:
-        eff = effective(eff_el, True) or participant_effective(src)
+        ongoing = not set(tables()["ClosedTimeTemplates"]).intersection(template_ids(src))
+        eff = effective(eff_el, ongoing) or participant_effective(src)
         if eff:
             return eff
     from .dates import latest
