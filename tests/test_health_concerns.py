@@ -51,10 +51,60 @@ def test_care_plan_health_concerns(validate):
         "2.16.840.1.113883.10.20.22.4.132", "2.16.840.1.113883.10.20.22.4.136", "2.16.840.1.113883.10.20.22.4.122")]
 
 
-def test_concern_act_without_observations_is_reported(validate):
-    for name in ("Health Concerns Narrative Only", "No Known Health Concerns"):
-        b, rep = convert(name)
-        all_valid(b, validate)
-        assert resources_of(b, "Condition") == []
-        [issue] = rep.unmapped()
-        assert issue.template_id == "2.16.840.1.113883.10.20.22.4.132"
+def test_narrative_only_concern_is_a_health_concern_condition(validate):
+    b, rep = convert("Health Concerns Narrative Only")
+    all_valid(b, validate)
+    [c] = resources_of(b, "Condition")
+    assert category(c) == HEALTH_CONCERN
+    assert c["code"] == {"text": "On March 1, 2014, the patient expressed concern about spreading "
+                                 "their Community Acquired Pneumonia."}
+    assert c["clinicalStatus"]["coding"][0]["code"] == "active"
+    assert "identifier" not in c                                          # id nullFlavor UNK
+    assert not rep.unmapped()
+
+
+def test_no_known_health_concerns_is_reported_not_invented(validate):
+    b, rep = convert("No Known Health Concerns")
+    all_valid(b, validate)
+    assert resources_of(b, "Condition") == []
+    [issue] = rep.unmapped()
+    assert issue.template_id == "2.16.840.1.113883.10.20.22.4.132"
+
+
+def test_concern_pointing_at_problems_has_them_as_evidence(validate):
+    """A concern act holding only Entry References: a health-concern Condition whose evidence is
+    the referenced problem's Condition."""
+    from support.wrap import wrap_fragment
+    xml = """<component><section><templateId root="2.16.840.1.113883.10.20.22.2.5.1"/>
+      <code code="11450-4" codeSystem="2.16.840.1.113883.6.1"/><title>Problems</title>
+      <entry><act classCode="ACT" moodCode="EVN"><templateId root="2.16.840.1.113883.10.20.22.4.3"/>
+        <id root="1.2.3" extension="pc1"/><code code="CONC" codeSystem="2.16.840.1.113883.5.6"/><statusCode code="active"/>
+        <entryRelationship typeCode="SUBJ"><observation classCode="OBS" moodCode="EVN">
+          <templateId root="2.16.840.1.113883.10.20.22.4.4"/><id root="1.2.3" extension="po1"/>
+          <code code="55607006" codeSystem="2.16.840.1.113883.6.96"/><statusCode code="completed"/>
+          <effectiveTime><low value="20200101"/></effectiveTime>
+          <value xsi:type="CD" code="38341003" codeSystem="2.16.840.1.113883.6.96" displayName="Hypertension"/>
+        </observation></entryRelationship></act></entry></section></component>
+      <component><section><templateId root="2.16.840.1.113883.10.20.22.2.58"/>
+      <code code="75310-3" codeSystem="2.16.840.1.113883.6.1"/><title>Health Concerns</title>
+      <text><paragraph ID="hc1">Worried about blood pressure</paragraph></text>
+      <entry><act classCode="ACT" moodCode="EVN"><templateId root="2.16.840.1.113883.10.20.22.4.132"/>
+        <id root="1.2.3" extension="hc1"/><code code="75310-3" codeSystem="2.16.840.1.113883.6.1"/>
+        <text><reference value="#hc1"/></text><statusCode code="active"/><effectiveTime value="20210301"/>
+        <entryRelationship typeCode="REFR"><act classCode="ACT" moodCode="EVN">
+          <templateId root="2.16.840.1.113883.10.20.22.4.122"/><id root="1.2.3" extension="po1"/>
+          <code nullFlavor="NP"/><statusCode code="completed"/></act></entryRelationship>
+      </act></entry></section></component>"""
+    b, rep = ccda2fhir.convert(wrap_fragment(xml), "p", report=True)
+    all_valid(b, validate)
+    conds = {c["identifier"][0]["value"]: c for c in resources_of(b, "Condition")}
+    hc = conds["hc1"]
+    assert category(hc) == HEALTH_CONCERN and hc["code"] == {"text": "Worried about blood pressure"}
+    assert hc["onsetDateTime"] == "2021-03-01"
+    [ev] = hc["evidence"][0]["detail"]
+    from conftest import resolve
+    problem = resolve(b, ev)
+    assert ("http://snomed.info/sct", "38341003") in codes(problem["code"])
+    assert category(problem)[1] == "problem-list-item"
+    assert len(resources_of(b, "Condition")) == 2                          # the problem once
+    assert not rep.unmapped()

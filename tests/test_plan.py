@@ -140,3 +140,28 @@ def test_care_plan_is_made_once_and_deterministic():
     assert len(resources_of(b1, "CarePlan")) == 1
     ids = [f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in b1["entry"]]
     assert len(ids) == len(set(ids))
+
+
+def test_planned_supply_is_a_supply_request(validate):
+    from support.wrap import wrap_fragment
+    xml = """<section><templateId root="2.16.840.1.113883.10.20.22.2.10"/>
+      <code code="18776-5" codeSystem="2.16.840.1.113883.6.1"/><title>Plan</title>
+      <entry><supply moodCode="INT" classCode="SPLY">
+        <templateId root="2.16.840.1.113883.10.20.22.4.43" extension="2014-06-09"/>
+        <id root="9a6d1bac-17d3-4195-89c4-1121bc809b5d"/><statusCode code="active"/>
+        <effectiveTime value="20130615"/><repeatNumber value="1"/><quantity value="3"/>
+        <product><manufacturedProduct classCode="MANU">
+          <templateId root="2.16.840.1.113883.10.20.22.4.23" extension="2014-06-09"/>
+          <manufacturedMaterial><code code="573621" codeSystem="2.16.840.1.113883.6.88"
+            displayName="albuterol 0.09 MG/ACTUAT [Proventil]"/></manufacturedMaterial>
+        </manufacturedProduct></product>
+      </supply></entry></section>"""
+    b, rep = ccda2fhir.convert(wrap_fragment(xml), "p", report=True)
+    all_valid(b, validate)
+    [s] = resources_of(b, "SupplyRequest")
+    assert s["status"] == "active"
+    assert codes(s["itemCodeableConcept"]) == [("http://www.nlm.nih.gov/research/umls/rxnorm", "573621")]
+    assert s["quantity"] == {"value": 3}
+    assert s["occurrenceDateTime"] == "2013-06-15"
+    assert s["identifier"] == [{"system": "urn:ietf:rfc:3986", "value": "urn:uuid:9a6d1bac-17d3-4195-89c4-1121bc809b5d"}]
+    assert not rep.unmapped()

@@ -56,6 +56,11 @@ def test_procedure_activity_procedure(validate):
     assert p["performedPeriod"] == {"start": "2014-02-03T09:22:05-07:00", "end": "2014-02-03T11:15:14-07:00"}
     assert "performedDateTime" not in p and "_performedDateTime" not in p
     assert codes(p["bodySite"][0]) == [("http://snomed.info/sct", "181255000")]
+    assert p["extension"] == [{"url": "http://hl7.org/fhir/StructureDefinition/procedure-method",
+                               "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct",
+                                                                    "code": "51316009",
+                                                                    "display": "Laparoscopic procedure"}],
+                                                        "text": "Laparoscopic procedure"}}]
     assert p["subject"] == {"reference": "Patient/test-patient"}
     assert not rep.unmapped()
 
@@ -125,6 +130,11 @@ def test_performer_and_focal_device(validate):
     dev = resolve(b, p["focalDevice"][0]["manipulated"])
     assert dev["resourceType"] == "Device"
     assert ("http://snomed.info/sct", "90412006") in codes(dev["type"])
+    # the procedure's specimen is kept as a Specimen collected at the procedure's time
+    [spec] = [r for r in resources_of(b, "Specimen")
+              if r.get("identifier", [{}])[0].get("value") == "urn:uuid:c2ee9ee9-ae31-4628-a919-fec1cbb58683"]
+    assert codes(spec["type"]) == [("http://snomed.info/sct", "309226005")]
+    assert spec["collection"]["collectedDateTime"] == "2012-05-12"
 
 
 def test_every_procedures_example_is_valid(validate):

@@ -400,3 +400,48 @@ def supply_item(src) -> dict:
         mat = mp.get("manufacturedMaterial") or mp.get("manufacturedLabeledDrug") or {}
         out["code"] = codeable_concept(mat.get("code")) if isinstance(mat, dict) else None
     return out
+
+
+# ---- Health Concern Act standing alone -------------------------------------------------------
+
+_PROBLEM_OBS = ("2.16.840.1.113883.10.20.22.4.4", "2.16.840.1.113883.10.20.1.28")
+_HEALTH_CONCERN_CODE = "75310-3"
+
+
+@template_global
+def health_concern_stands_alone(src) -> bool:
+    """Whether a Health Concern Act is itself the concern: not negated, no nested Problem
+    Observation (those become the Conditions), and something to say (narrative or a specific code)."""
+    from .navigation import related
+    from .status import negated
+    from .text import text
+    if not isinstance(src, dict) or negated(src) or related(src, *_PROBLEM_OBS):
+        return False
+    return bool(text(src.get("text")) or _specific_code(src))
+
+
+def _specific_code(src):
+    code = one(src.get("code"))
+    if isinstance(code, dict) and code.get("code") and code.get("code") != _HEALTH_CONCERN_CODE:
+        return codeable_concept(code)
+    return None
+
+
+@template_global
+def health_concern_code(src) -> dict | None:
+    """The concern's code: a specific act code when given (not the generic 75310-3), with the
+    narrative as text."""
+    from .text import text
+    cc = dict(_specific_code(src) or {})
+    t = text(src.get("text"))
+    if t:
+        cc["text"] = t
+    return cc or None
+
+
+@template_global
+def health_concern_clinical_status(src) -> dict:
+    """clinicalStatus from the act's statusCode (IG ConditionClinicalStatus); active when none."""
+    c = concept(status_code(src), "ConditionClinicalStatus")
+    code = c["code"] if c else "active"
+    return {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": code}]}

@@ -176,3 +176,30 @@ def procedure_outcome(src) -> dict | None:
                 cc["text"] = t
             return cc
     return None
+
+
+@template_global
+def procedure_methods(src) -> list[dict]:
+    """methodCode -> the core R4 extension procedure-method (Procedure has no method element)."""
+    return [{"url": "http://hl7.org/fhir/StructureDefinition/procedure-method", "valueCodeableConcept": cc}
+            for cc in (codeable_concept(m) for m in many((src or {}).get("methodCode"))) if cc]
+
+
+@template_global
+def procedure_specimens(src) -> list[dict]:
+    """The procedure's specimens as Specimen resources (the results mapping's template, with the
+    procedure as the collection: its time, body site and method). R4 Procedure has no element
+    that points at a specimen, so they stand in the Bundle on their own."""
+    from ..conversion import current
+    out = []
+    for sp in many((src or {}).get("specimen")):
+        role = sp.get("specimenRole") if isinstance(sp, dict) else None
+        if not isinstance(role, dict):
+            continue
+        entity = role.get("specimenPlayingEntity") or {}
+        if not many(role.get("id")) and not isinstance(entity.get("code"), dict):
+            continue
+        ref = current().emit("resource/Specimen", src=role, entity=entity, collection=src)
+        if ref:
+            out.append(ref)
+    return out
