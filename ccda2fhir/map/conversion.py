@@ -22,6 +22,15 @@ def _merge_types() -> frozenset:
 MERGE_TYPES = _merge_types()
 
 
+def _required() -> dict:
+    data = json.loads(resources.files("ccda2fhir.data").joinpath("required.json").read_text())
+    data.pop("_comment", None)
+    return {rt: [tuple(keys) for keys in groups] for rt, groups in data.items()}
+
+
+REQUIRED = _required()
+
+
 def current() -> "Conversion":
     """The conversion the running template belongs to."""
     return _CURRENT.get()
@@ -65,6 +74,12 @@ class Conversion:
         key = res.pop("$key", None)
         res = prune(res)
         if not res or len(res) <= 1 or "resourceType" not in res:
+            return None
+        missing = [keys[0] for keys in REQUIRED.get(res["resourceType"], ()) if not any(k in res for k in keys)]
+        if missing:
+            # The safety net under every template: never emit a resource FHIR would reject.
+            self.warn(f"{res['resourceType']} not made: the source gives nothing for its required "
+                      f"{', '.join(missing)}", level="partial")
             return None
         one_per_choice(res)
         ref = self.add(res, key)
