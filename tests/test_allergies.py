@@ -428,6 +428,18 @@ def test_allergy_level_severity_fills_reactions_without_their_own(validate):
         ("247472004", "severe", "2019-03-05"), ("39579001", "mild", "2020")]
 
 
+def test_comment_in_a_reaction_is_the_reaction_note(validate):
+    comment = """<entryRelationship typeCode="SUBJ" inversionInd="true"><act classCode="ACT" moodCode="EVN">
+      <templateId root="2.16.840.1.113883.10.20.22.4.64"/>
+      <code code="48767-8" codeSystem="2.16.840.1.113883.6.1"/>
+      <text>Needed epinephrine.</text></act></entryRelationship>"""
+    bundle, report = convert_xml(section(concern(allergy_obs(reaction_obs("39579001", comment)))))
+    no_issues_in_allergies(report)
+    a = only_allergy(bundle, validate)
+    assert a["reaction"][0]["note"] == [{"text": "Needed epinephrine."}]
+    assert "note" not in a
+
+
 def test_severity_without_reaction_keeps_the_severity(validate):
     a = only_allergy(convert_xml(section(concern(allergy_obs(severity_obs("24484000")))))[0], validate)
     assert a["reaction"] == [{"manifestation": [{"extension": [{"url": DAR, "valueCode": "unknown"}]}],
@@ -447,6 +459,15 @@ def test_negated_latex_is_no_known_latex_allergy(validate):
                       substance='<code code="111088007" codeSystem="2.16.840.1.113883.6.96" displayName="Latex"/>')
     a = only_allergy(convert_xml(section(concern(obs)))[0], validate)
     assert codings(a["code"]) == [(SCT, "1003774007")]  # the IG's own example
+    assert "verificationStatus" not in a
+
+
+def test_negated_generic_substance_is_no_known_allergy(validate):
+    # HL7's CCD 2 example: negated allergy to 105590001 'Substance'
+    obs = allergy_obs(value="419199007", negated=True,
+                      substance='<code code="105590001" codeSystem="2.16.840.1.113883.6.96" displayName="Substance"/>')
+    a = only_allergy(convert_xml(section(concern(obs)))[0], validate)
+    assert codings(a["code"]) == [(SCT, "716186003")]
     assert "verificationStatus" not in a
 
 

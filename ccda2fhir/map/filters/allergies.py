@@ -30,6 +30,8 @@ SEVERITY = ("2.16.840.1.113883.10.20.22.4.8", "2.16.840.1.113883.10.20.1.55",
 STATUS = ("2.16.840.1.113883.10.20.22.4.28", "2.16.840.1.113883.10.20.1.39",
           "1.3.6.1.4.1.19376.1.5.3.1.4.1.1")
 CRITICALITY = ("2.16.840.1.113883.10.20.22.4.145",)
+COMMENT = ("2.16.840.1.113883.10.20.22.4.64", "2.16.840.1.113883.10.20.1.40",
+           "1.3.6.1.4.1.19376.1.5.3.1.4.2")
 ALLERGY = ("2.16.840.1.113883.10.20.22.4.7", "2.16.840.1.113883.10.20.22.4.90",
            "2.16.840.1.113883.10.20.1.18", "1.3.6.1.4.1.19376.1.5.3.1.4.6")
 _ROLE_CODES = {"SEV": SEVERITY, "33999-4": STATUS, "82606-5": CRITICALITY}
@@ -255,11 +257,13 @@ def allergy_reactions(src, parents) -> list[dict]:
     manifestation: the reaction value (its originalText or the reaction's text when the value
     is uncoded); onset: effectiveTime/low; severity: the reaction's Severity Observation, else
     the one at the allergy level (IG: it applies to every reaction). description: the
-    reaction's own text when it says more than the manifestation. With severity but no
+    reaction's own text when it says more than the manifestation; note: its Comment
+    Activities. With severity but no
     reaction at all, one reaction of unknown manifestation carries the severity (else lost).
     Medications or procedures nested in a reaction (given in response to it) are mapped as
     resources of their own.
     """
+    from .conditions import comments
     concern = _concern(parents)
     reactions = _nested(src, REACTION)
     if concern is not None and len(_allergies_in(concern)) <= 1:
@@ -283,6 +287,7 @@ def allergy_reactions(src, parents) -> list[dict]:
             "description": own_text if own_text and own_text != manifest.get("text") else None,
             "onset": _onset(r.get("effectiveTime")),
             "severity": (_severity(sev_obs[0]) if sev_obs else None) or top,
+            "note": comments(r),
         }
         out.append({k: v for k, v in reaction.items() if v})
         _map_nested(r, [src] + list(many(parents)))
@@ -299,7 +304,7 @@ def _onset(eff) -> str | None:
 
 
 def _map_nested(reaction: dict, parents: list) -> None:
-    """Map what a Reaction Observation holds besides its severity (C-CDA: medications and
+    """Map what a Reaction Observation holds besides its severity and comments (C-CDA: medications and
     procedures given in response to the reaction) through the ordinary routes, so the
     absorbed reaction does not take them down with it."""
     from ..conversion import current
@@ -308,7 +313,7 @@ def _map_nested(reaction: dict, parents: list) -> None:
     todo = []
     for rel in rels:
         el, stmt = statement_of(rel)
-        if stmt is not None and not _is(stmt, SEVERITY):
+        if stmt is not None and not _is(stmt, SEVERITY) and not has_template(stmt, *COMMENT):
             todo.append((el, stmt))
     if not todo:
         return
