@@ -31,6 +31,16 @@ def _required() -> dict:
 REQUIRED = _required()
 
 
+def _identity(value):
+    """What makes two template variables the same: the object for plain data, the value otherwise."""
+    if isinstance(value, dict):
+        ref = value.get("reference")
+        return ("ref", ref) if ref is not None and len(value) == 1 else ("obj", id(value))
+    if isinstance(value, list):
+        return ("list", tuple(_identity(v) for v in value))
+    return ("val", value)
+
+
 def current() -> "Conversion":
     """The conversion the running template belongs to."""
     return _CURRENT.get()
@@ -53,6 +63,7 @@ class Conversion:
         self.where: dict = {}
         self.options = options or {}
         self.encounter: dict | None = None        # the header's encompassingEncounter, once made
+        self._memo: dict = {}                     # (template, variables' identities) -> Reference
 
     def __enter__(self) -> "Conversion":
         self._token = _CURRENT.set(self)
@@ -70,6 +81,17 @@ class Conversion:
         """
         variables.setdefault("section", self.section)
         variables.setdefault("patient", self.patient)
+        # The document does not change while it converts, so the same template over the same
+        # objects renders the same resource: a practitioner named on thirty entries renders once.
+        memo_key = (template,) + tuple(sorted((k, _identity(v)) for k, v in variables.items()))
+        if memo_key in self._memo:
+            ref = self._memo[memo_key]
+            return dict(ref) if ref else None
+        ref = self._render_and_add(template, variables)
+        self._memo[memo_key] = ref
+        return dict(ref) if ref else None
+
+    def _render_and_add(self, template: str, variables: dict) -> dict | None:
         res = engine.render(template, variables)
         key = res.pop("$key", None)
         res = prune(res)
