@@ -176,3 +176,11 @@ def test_section_author(validate):
     (s,) = comp["section"]
     (author,) = s["author"]
     assert resolve(bundle, author)["name"] == [{"family": "Section", "given": ["Sam"]}]
+
+
+def test_section_without_code_gets_its_template_code(validate):
+    xml = wrap_fragment('<section><templateId root="2.16.840.1.113883.10.20.22.2.21.1"/>'
+                        '<title>Advance Directives</title><text>None on file</text></section>')
+    _, comp, _ = convert(xml.encode(), validate)
+    (s,) = comp["section"]
+    assert s["code"] == {"coding": [{"system": LOINC, "code": "42348-3", "display": "Advance directives"}]}

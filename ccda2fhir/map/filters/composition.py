@@ -13,6 +13,16 @@ from .text import text
 XHTML_EMPTY = '<div xmlns="http://www.w3.org/1999/xhtml">No information</div>'
 
 
+def _code_of_template(section: dict) -> dict | None:
+    """A section with no code: the LOINC code of its C-CDA section template (value map SectionCode)."""
+    from .terminology import concept
+    for root in section.get("templateIds") or ():
+        c = concept(root, "SectionCode")
+        if c:
+            return {"coding": [c]}
+    return None
+
+
 @template_global
 def composition_sections(sections: list, section_refs: list) -> list[dict]:
     """Composition.section for every top-level C-CDA section, nesting subsections.
@@ -26,7 +36,7 @@ def composition_sections(sections: list, section_refs: list) -> list[dict]:
 
     def build(i: int) -> dict:
         s = sections[i]
-        out = {"title": s.get("title"), "code": codeable_concept(s.get("code"))}
+        out = {"title": s.get("title"), "code": codeable_concept(s.get("code")) or _code_of_template(s)}
         authors = author_refs((s.get("attributes") or {}).get("author"))
         if authors:
             out["author"] = authors
