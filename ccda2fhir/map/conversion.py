@@ -35,9 +35,13 @@ def _identity(value):
     """What makes two template variables the same: the object for plain data, the value otherwise."""
     if isinstance(value, dict):
         ref = value.get("reference")
-        return ("ref", ref) if ref is not None and len(value) == 1 else ("obj", id(value))
-    if isinstance(value, list):
+        return ("ref", ref) if isinstance(ref, str) and len(value) == 1 else ("obj", id(value))
+    if isinstance(value, (list, tuple)):
         return ("list", tuple(_identity(v) for v in value))
+    try:
+        hash(value)
+    except TypeError:
+        return ("obj", id(value))
     return ("val", value)
 
 
