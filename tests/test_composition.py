@@ -145,17 +145,32 @@ def test_relates_to_replaced_document(validate):
         "system": "urn:oid:2.16.840.1.113883.19.5.99999.1", "value": "TT661"}}]
 
 
-def test_no_date_gets_data_absent_reason_and_status_from_sdtc(validate):
+def _undated(extra_header: str = "") -> str:
     xml = wrap_fragment('<section><code code="51848-0" codeSystem="2.16.840.1.113883.6.1"/><text>x</text></section>')
     xml = xml.replace('<effectiveTime value="20240101120000-0500"/>', "")
     xml = xml.replace('<author><time value="20240101"/>', "<author><time nullFlavor='UNK'/>")
-    xml = xml.replace("<title>Fragment test document</title>",
-                      '<title>Fragment test document</title><sdtc:statusCode code="nullified"/>')
-    _, comp, _ = convert(xml.encode(), validate)
-    assert "date" not in comp
-    assert comp["_date"] == {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason",
-                                            "valueCode": "unknown"}]}
+    return xml.replace("<title>Fragment test document</title>",
+                       "<title>Fragment test document</title>" + extra_header)
+
+
+def test_undated_document_is_dated_by_its_signature_and_status_from_sdtc(validate):
+    xml = _undated('<sdtc:statusCode code="nullified"/>')
+    xml = xml.replace("<component><structuredBody>",
+                      "<legalAuthenticator><time value='20240105093000-0500'/><signatureCode code='S'/>"
+                      "<assignedEntity><id root='2.16.840.1.113883.4.6' extension='1234567890'/></assignedEntity>"
+                      "</legalAuthenticator><component><structuredBody>")
+    bundle, comp, _ = convert(xml.encode(), validate)
+    assert comp["date"] == "2024-01-05T09:30:00-05:00"
     assert comp["status"] == "entered-in-error"
+    (prov,) = [p for p in resources_of(bundle, "Provenance") if p.get("entity")]
+    assert prov["recorded"] == "2024-01-05T09:30:00-05:00"
+
+
+def test_document_with_no_time_at_all_is_reported(validate):
+    bundle, report = ccda2fhir.convert(_undated().encode(), "p1", report=True)
+    # Composition.date is required and nothing in the document dates it: no Composition, said so
+    assert resources_of(bundle, "Composition") == []
+    assert any("Composition" in i.reason and "date" in i.reason for i in report.issues)
 
 
 @pytest.mark.parametrize("conf, expected", [("R", "R"), ("V", "V"), ("XX", None)])

@@ -451,3 +451,22 @@ def custodian_ref(header: dict) -> dict | None:
     if ref is None:
         _report("custodian", "Composition.custodian left out")
     return ref
+
+
+@template_global
+def document_times(header: dict) -> list:
+    """The times that can date the document, best first: ClinicalDocument/effectiveTime, the
+    earliest author time, the legal authenticator's and authenticators' signing times, then the
+    service event's end and start. (Composition.date and Provenance.recorded are required.)"""
+    out = [header.get("effectiveTime")]
+    times = [one(a).get("time") for a in many(header.get("author")) if isinstance(one(a), dict)]
+    dated = sorted((datetime(t), i) for i, t in enumerate(times) if datetime(t))
+    out += [times[i] for _, i in dated]
+    for element in ("legalAuthenticator", "authenticator"):
+        out += [a.get("time") for a in many(header.get(element)) if isinstance(a, dict)]
+    for doc_of in many(header.get("documentationOf")):
+        ev = (doc_of or {}).get("serviceEvent") if isinstance(doc_of, dict) else None
+        eff = one((ev or {}).get("effectiveTime")) if isinstance(ev, dict) else None
+        if isinstance(eff, dict):
+            out += [eff.get("high"), eff.get("low"), eff]
+    return [t for t in out if isinstance(t, dict) and datetime(t)]
