@@ -61,6 +61,14 @@ def test_care_plan_goal_target_priority_and_addresses(validate):
     # Entry References to the health concern -> its Conditions
     assert any(a["resourceType"] == "Condition" and codes(a["code"])[0][1] == "409623005" for a in addressed)
     assert all(a["resourceType"] in ("Condition", "Observation") for a in addressed)
+    # the Outcome Observation evaluating the goal (GEVL Entry Reference) is its outcome, and the
+    # Progress Toward Goal it supports gives the achievement status (SNOMED code 390802008)
+    [outcome] = [resolve(b, r) for r in g["outcomeReference"]]
+    assert outcome["identifier"][0]["value"] == "urn:uuid:0aaaa123-24e2-46b3-9d49-6b753c712dec"
+    assert outcome["valueQuantity"]["value"] == 95
+    assert g["achievementStatus"]["coding"][0]["code"] == "not-achieved"
+    assert ("http://snomed.info/sct", "390802008") in codes(g["achievementStatus"])
+    assert g["statusDate"] == "2013-08-06"
     # the Progress Toward Goal nested in the Outcome is its own Observation, not unmapped
     assert not [i for i in rep.issues if i.template_id == "2.16.840.1.113883.10.20.22.4.110"]
     assert not [i for i in rep.issues if i.template_id == "2.16.840.1.113883.10.20.22.4.122"]

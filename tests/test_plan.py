@@ -4,7 +4,7 @@ CarePlan of a Care Plan document."""
 from __future__ import annotations
 
 import ccda2fhir
-from conftest import FIXTURES, resolve, resources_of
+from conftest import CORPUS, FIXTURES, needs_corpus, resolve, resources_of
 from test_procedures import all_valid, codes, load
 
 EX = FIXTURES / "hl7-c-cda-examples"
@@ -165,3 +165,14 @@ def test_planned_supply_is_a_supply_request(validate):
     assert s["occurrenceDateTime"] == "2013-06-15"
     assert s["identifier"] == [{"system": "urn:ietf:rfc:3986", "value": "urn:uuid:9a6d1bac-17d3-4195-89c4-1121bc809b5d"}]
     assert not rep.unmapped()
+
+
+@needs_corpus
+def test_r11_plan_of_care_activity_observation():
+    """CCD 1.0 Plan of Care Activity (2.16.840.1.113883.10.20.1.25), moodCode RQO, status new."""
+    b = ccda2fhir.convert((CORPUS / "amida-blue-button" / "example" / "C32.xml").read_bytes(), "p")
+    [sr] = [s for s in resources_of(b, "ServiceRequest")
+            if s["identifier"][0]["value"] == "urn:uuid:9a6d1bac-17d3-4195-89a4-1121bc809b4a"]
+    assert sr["intent"] == "order" and sr["status"] == "draft"
+    assert codes(sr["code"]) == [("http://snomed.info/sct", "23426006")]
+    assert sr["occurrenceDateTime"] == "2000-04-21"                       # effectiveTime/center

@@ -148,3 +148,45 @@ def goal_addresses(src) -> list[dict]:
             if r["reference"].split("/")[0] in _ADDRESSABLE and r not in out:
                 out.append(r)
     return out
+
+
+OUTCOME_OBSERVATION = "2.16.840.1.113883.10.20.22.4.144"
+PROGRESS_TOWARD_GOAL = "2.16.840.1.113883.10.20.22.4.110"
+
+
+@template_global
+def goal_outcomes(src) -> list[dict]:
+    """Goal.outcomeReference: the Outcome Observations (4.144) whose Entry Reference points at
+    this goal (C-CDA Care Plan: outcome GEVL goal), as the Observations they become."""
+    from .plans import emit_statement, statements_pointing_at
+    out = []
+    for section, element, stmt, parents in statements_pointing_at((src or {}).get("id"), (OUTCOME_OBSERVATION,)):
+        for ref in emit_statement(section, element, stmt, parents, ("Observation",)):
+            if ref["reference"].startswith("Observation/") and ref not in out:
+                out.append(ref)
+    return out
+
+
+@template_global
+def goal_progress(src):
+    """The Progress Toward Goal (4.110) for a goal: nested in it, else nested in an Outcome
+    Observation evaluating it (the latest such)."""
+    from .navigation import related
+    from .plans import statements_pointing_at
+    own = related(src, PROGRESS_TOWARD_GOAL)
+    if own:
+        return own[0]
+    found = []
+    for _s, _e, stmt, _p in statements_pointing_at((src or {}).get("id"), (OUTCOME_OBSERVATION,)):
+        for prog in related(stmt, PROGRESS_TOWARD_GOAL):
+            eff = one(prog.get("effectiveTime")) or one(stmt.get("effectiveTime"))
+            ts = parse_ts(eff if isinstance(eff, dict) and eff.get("value") else (eff or {}).get("low")
+                          if isinstance(eff, dict) else None)
+            found.append(((ts.date() + (ts.h or "") + (ts.mi or "")) if ts else "", prog, stmt))
+    if not found:
+        return None
+    found.sort(key=lambda x: x[0])
+    _, prog, stmt = found[-1]
+    if not prog.get("effectiveTime") and stmt.get("effectiveTime"):
+        prog = {**prog, "effectiveTime": stmt["effectiveTime"]}
+    return prog

@@ -144,7 +144,11 @@ def emit_statement(section, element, stmt, parents, types=None) -> list[dict]:
     template = route.template_for(stmt)
     out = []
     st["depth"] += 1
-    saved_where = conv.where
+    # Render as the dispatcher would in that section: templates that dispatch their own nested
+    # statements read conv.section; what they add to the section's entry list is dropped here
+    # (the dispatcher adds it when it reaches that section).
+    saved_where, saved_section, saved_refs = conv.where, conv.section, conv.entry_refs
+    conv.section, conv.entry_refs = section, []
     try:
         if template:
             if types is None or template.split("/")[-1] in types:
@@ -163,7 +167,7 @@ def emit_statement(section, element, stmt, parents, types=None) -> list[dict]:
         conv.warn(f"could not resolve a reference to another entry: {type(exc).__name__}: {exc}")
     finally:
         st["depth"] -= 1
-        conv.where = saved_where
+        conv.where, conv.section, conv.entry_refs = saved_where, saved_section, saved_refs
     return out
 
 
@@ -183,6 +187,27 @@ def refs_to_statements(ids, types=None, exclude=None) -> list[dict]:
                 if ref not in out:
                     out.append(ref)
             break
+    return out
+
+
+def statements_pointing_at(ids, templates) -> list[tuple]:
+    """(section, element, stmt, parents) of the statements with one of ``templates`` that hold an
+    Entry Reference to one of ``ids`` (e.g. the Outcome Observations evaluating a Goal)."""
+    from .navigation import related
+    conv = _conv()
+    keys = {k for k in (ii_key(ii) for ii in many(ids)) if k}
+    if not keys:
+        return []
+    out, seen = [], set()
+    for entries in _index(conv).values():
+        for section, element, stmt, parents in entries:
+            if id(stmt) in seen or not set(template_ids(stmt)) & set(templates):
+                continue
+            for ref in related(stmt, ENTRY_REFERENCE):
+                if keys & {ii_key(ii) for ii in many(ref.get("id"))}:
+                    seen.add(id(stmt))
+                    out.append((section, element, stmt, parents))
+                    break
     return out
 
 
@@ -288,8 +313,8 @@ def care_plan_hook() -> None:
     saved = conv.section
     conv.section = None
     try:
-        st["careplan"] = conv.emit("resource/CarePlan", src=header, addresses=addresses, goals=goals,
-                                   activities=activity, narrative=_narrative_div(header, sections))
+        st["careplan"] = conv.emit("resource/CarePlan", src=header, section=None, addresses=addresses,
+                                   goals=goals, activities=activity, narrative=_narrative_div(header, sections))
     finally:
         conv.section = saved
     return None
