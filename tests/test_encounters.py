@@ -152,3 +152,21 @@ def test_rec_encounter_myra_jones():
     cond = resolve(b, e["diagnosis"][0]["condition"])
     assert codes(cond["code"])[0] == ("http://snomed.info/sct", "64109004")
     assert len(e["participant"]) == len(rec["participant"])
+
+
+@needs_corpus
+def test_rec_encounter_diagnosis_myra_jones():
+    folder = CORPUS / "hl7-ccda-on-fhir" / "mappings" / "examples" / "CDAtoFHIRExamples"
+    rec = json.loads((folder / "Rec_Output" / "Rec_encounterDx_draft.jsonc").read_text())["resource"]
+    b = ccda2fhir.convert((folder / "Input" / "Myra Jones v2.xml").read_bytes(), "p")
+    [e] = [e for e in resources_of(b, "Encounter")
+           if e["identifier"][0]["value"] == "urn:uuid:2a620155-9d11-439e-92b3-5d9815ff4de8"]
+    cond = resolve(b, e["diagnosis"][0]["condition"])
+    assert cond["identifier"] == rec["identifier"]
+    assert [(c["system"], c["code"]) for c in cond["category"][0]["coding"]] == \
+        [(c["system"], c["code"]) for c in rec["category"][0]["coding"]]
+    # the recommended output's SNOMED system URI is a typo (http://www.snomed.org/)
+    assert [c["code"] for c in cond["code"]["coding"]] == [c["code"] for c in rec["code"]["coding"]]
+    assert cond["code"]["coding"][0]["system"] == "http://snomed.info/sct"
+    assert cond["code"]["text"] == rec["code"]["text"]
+    assert cond["onsetDateTime"] == rec["onsetDateTime"]
