@@ -523,6 +523,21 @@ def test_encounter_in_concern_is_the_allergy_encounter(validate):
     assert {"system": "urn:oid:1.3.6.1.4.1.22812.3.99930.3.3.4", "value": "5283815"} in e["identifier"]
 
 
+def test_allergy_outside_a_concern_takes_no_status_from_its_parent(validate):
+    enc = f"""<entry><encounter classCode="ENC" moodCode="EVN">
+      <templateId root="2.16.840.1.113883.10.20.22.4.49" extension="2015-08-01"/>
+      <id root="e0c00000-0000-4000-8000-000000000005"/>
+      <code code="99213" codeSystem="2.16.840.1.113883.6.12"/>
+      <statusCode code="completed"/><effectiveTime value="20200102"/>
+      <entryRelationship typeCode="SUBJ">{allergy_obs()}</entryRelationship>
+    </encounter></entry>"""
+    bundle, _ = convert_xml(section(enc))
+    a = only_allergy(bundle, validate)
+    assert clinical(a) == "active"                   # not 'resolved' from the completed encounter
+    assert a["identifier"] == [{"system": "urn:ietf:rfc:3986",
+                                "value": "urn:uuid:0b5e0000-0000-4000-8000-000000000002"}]
+
+
 def test_concern_with_two_allergies_makes_two_without_the_act_id(validate):
     two = allergy_obs() + "</entryRelationship><entryRelationship typeCode=\"SUBJ\">" + allergy_obs(
         value="414285001", obs_id="0b5e0000-0000-4000-8000-000000000009",

@@ -54,9 +54,19 @@ def _nested(stmt, roles: tuple) -> list[dict]:
     return [c for c in children(stmt) if _is(c, roles)]
 
 
+CONCERN = ("2.16.840.1.113883.10.20.22.4.30", "2.16.840.1.113883.10.20.1.27",
+           "1.3.6.1.4.1.19376.1.5.3.1.4.5.1", "1.3.6.1.4.1.19376.1.5.3.1.4.5.2",
+           "1.3.6.1.4.1.19376.1.5.3.1.4.5.3")
+
+
 def _concern(parents):
+    """The Allergy Concern Act holding the observation (None when it sits elsewhere, say in
+    an encounter, whose status says nothing about the allergy)."""
     p = one(parents)
-    return p if isinstance(p, dict) and not has_template(p, *ALLERGY) else None
+    if not isinstance(p, dict):
+        return None
+    code = p.get("code") if isinstance(p.get("code"), dict) else {}
+    return p if has_template(p, *CONCERN) or code.get("code") == "CONC" else None
 
 
 def _allergies_in(concern) -> list[dict]:
