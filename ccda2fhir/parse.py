@@ -113,11 +113,27 @@ def _declare_missing_prefixes(data: bytes, exc: etree.XMLSyntaxError) -> bytes |
     return data[:root.end()] + decls + data[root.end():] if decls else None
 
 
+_LEADING_SPACE = re.compile(rb"^(\xef\xbb\xbf)?([ \t\r\n]+)(<\?xml\b[^>]*\?>)")
+
+
+def _declaration_first(data: bytes) -> bytes:
+    """Blank lines before the XML declaration (common in exported files) move after it.
+
+    XML forbids anything before the declaration; moving the whitespace behind it keeps
+    every later line number as in the source.
+    """
+    m = _LEADING_SPACE.match(data)
+    if m is None:
+        return data
+    return (m.group(1) or b"") + m.group(3) + m.group(2) + data[m.end():]
+
+
 def parse(source: Source, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
     """Parse and check a C-CDA document; returns the ClinicalDocument element."""
     data = read_source(source, max_bytes)
     if not data.strip():
         raise InvalidXMLError("input is empty")
+    data = _declaration_first(data)
     parser, guard = _parser()
     try:
         try:

@@ -232,3 +232,18 @@ def test_undeclared_xsi_and_sdtc_prefixes_are_declared_for_the_sender():
     with pytest.raises(InvalidXMLError) as err:
         ccda2fhir.convert('<ClinicalDocument xmlns="urn:hl7-org:v3">\n<foo:bar/></ClinicalDocument>', "p1")
     assert err.value.line == 2 and "foo" in str(err.value)
+
+
+@pytest.mark.parametrize("prefix", [b"\n\n  ", b"\xef\xbb\xbf\n", b"\r\n"])
+def test_blank_lines_before_the_declaration_are_tolerated(prefix):
+    expected = ccda2fhir.convert_to_json(CCD_BYTES, "p1")
+    data = prefix + CCD_BYTES
+    # line numbers after the declaration stay as in the source: a break on line 3 + n is reported there
+    newlines = prefix.count(b"\n")
+    assert ccda2fhir.convert_to_json(data, "p1") == expected
+    broken = data.replace(b"<title>", b"<title><", 1)
+    line = CCD_BYTES[:CCD_BYTES.index(b"<title>")].count(b"\n") + 1 + newlines
+    with pytest.raises(InvalidXMLError) as err:
+        ccda2fhir.convert(broken, "p1")
+    assert err.value.line == line
+    assert ccda2fhir.convert_to_json(prefix.decode("utf-8-sig") + CCD_TEXT, "p1") == expected
