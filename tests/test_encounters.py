@@ -170,3 +170,31 @@ def test_rec_encounter_diagnosis_myra_jones():
     assert cond["code"]["coding"][0]["system"] == "http://snomed.info/sct"
     assert cond["code"]["text"] == rec["code"]["text"]
     assert cond["onsetDateTime"] == rec["onsetDateTime"]
+
+
+def test_procedure_nested_in_encounter_references_it(validate):
+    from support.wrap import wrap_fragment
+    xml = """<section><templateId root="2.16.840.1.113883.10.20.22.2.22.1"/>
+      <code code="46240-8" codeSystem="2.16.840.1.113883.6.1"/><title>Encounters</title>
+      <entry><encounter classCode="ENC" moodCode="EVN"><templateId root="2.16.840.1.113883.10.20.22.4.49"/>
+        <id root="1.2.3" extension="e1"/>
+        <code code="99213" codeSystem="2.16.840.1.113883.6.12"/><effectiveTime value="20200102"/>
+        <entryRelationship typeCode="COMP"><procedure classCode="PROC" moodCode="EVN">
+          <templateId root="2.16.840.1.113883.10.20.22.4.14"/><id root="1.2.3" extension="p1"/>
+          <code code="80146002" codeSystem="2.16.840.1.113883.6.96"/><statusCode code="completed"/>
+          <effectiveTime value="20200102"/>
+          <entryRelationship typeCode="SUBJ" inversionInd="true"><act classCode="ACT" moodCode="INT">
+            <templateId root="2.16.840.1.113883.10.20.22.4.20"/>
+            <code code="311401005" codeSystem="2.16.840.1.113883.6.96"/>
+            <text>Keep the wound dry</text><statusCode code="completed"/></act></entryRelationship>
+        </procedure></entryRelationship>
+      </encounter></entry></section>"""
+    b, rep = ccda2fhir.convert(wrap_fragment(xml), "p", report=True)
+    all_valid(b, validate)
+    [e] = resources_of(b, "Encounter")
+    [p] = resources_of(b, "Procedure")
+    assert p["encounter"] == {"reference": f"Encounter/{e['id']}"}
+    assert p["note"] == [{"text": "Keep the wound dry"}]                   # nested Instruction
+    assert resources_of(b, "CommunicationRequest") == []
+    assert e["class"]["code"] == "AMB"
+    assert not rep.unmapped()

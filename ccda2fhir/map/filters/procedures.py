@@ -203,3 +203,33 @@ def procedure_specimens(src) -> list[dict]:
         if ref:
             out.append(ref)
     return out
+
+
+_ENCOUNTER_TEMPLATES = ("2.16.840.1.113883.10.20.22.4.49", "2.16.840.1.113883.10.20.1.21",
+                        "1.3.6.1.4.1.19376.1.5.3.1.4.14")
+
+
+@template_global
+def parent_encounter(parents) -> dict | None:
+    """The Encounter a statement nested in an Encounter Activity belongs to (Procedure.encounter,
+    ServiceRequest.encounter), rendered as the encounters mapping renders it."""
+    from ..conversion import current
+    from .navigation import has_template
+    for i, p in enumerate(many(parents)):
+        if isinstance(p, dict) and has_template(p, *_ENCOUNTER_TEMPLATES) and p.get("moodCode", "EVN") == "EVN":
+            return current().emit("resource/Encounter", src=p, parents=list(many(parents))[i + 1:],
+                                  element="encounter")
+    return None
+
+
+@template_global
+def procedure_notes(src) -> list[dict]:
+    """Procedure.note: Comment Activities, and the text of nested Instructions (4.20), which a
+    Procedure has no other element for."""
+    from .conditions import comments
+    from .plans import plan_instructions
+    out = comments(src)
+    instr = plan_instructions(src)
+    if instr:
+        out.append({"text": instr})
+    return out
