@@ -132,3 +132,20 @@ def test_two_statements_sharing_an_id_are_both_kept_and_reported():
     assert len(conditions2) == len(conditions)
     assert len({c["id"] for c in conditions2}) == len(conditions2)
     assert any("used by more than one statement" in i.reason and i.level == "warning" for i in report.issues)
+
+
+def test_merge_prefers_real_values_over_data_absent_and_keeps_one_choice():
+    from ccda2fhir.assemble.merge import merge
+    from ccda2fhir.map.prune import one_per_choice
+    absent = {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason",
+                             "valueCode": "unknown"}]}
+    old = {"resourceType": "Encounter", "class": absent, "period": {"start": "2020-01-01"},
+           "identifier": [{"value": "1"}]}
+    merge(old, {"class": {"system": "s", "code": "AMB"}, "identifier": [{"value": "1"}, {"value": "2"}]})
+    assert old["class"] == {"system": "s", "code": "AMB"}
+    assert old["identifier"] == [{"value": "1"}, {"value": "2"}]
+    merge(old, {"class": absent})
+    assert old["class"] == {"system": "s", "code": "AMB"}
+    obs = {"effectiveDateTime": "2020", "code": {"text": "x"}}
+    merge(obs, {"effectivePeriod": {"start": "2020"}})
+    assert one_per_choice(obs) == {"effectiveDateTime": "2020", "code": {"text": "x"}}

@@ -3,12 +3,23 @@ from __future__ import annotations
 
 from .ids import canonical
 
+DATA_ABSENT = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
+
+
+def _absent(value) -> bool:
+    """A placeholder that only says the value is missing (data-absent-reason and nothing else)."""
+    return (isinstance(value, dict) and list(value) == ["extension"]
+            and all(isinstance(e, dict) and e.get("url") == DATA_ABSENT for e in value["extension"]))
+
 
 def merge(old: dict, new: dict) -> None:
-    """Fold ``new`` into ``old``: missing fields added, list items added once, scalars kept."""
+    """Fold ``new`` into ``old``: missing fields added, list items added once, scalars kept;
+    a data-absent placeholder gives way to a real value."""
     for k, v in new.items():
-        if k not in old:
+        if k not in old or (_absent(old[k]) and not _absent(v)):
             old[k] = v
+        elif _absent(v):
+            continue
         elif isinstance(old[k], dict) and isinstance(v, dict):
             merge(old[k], v)
         elif isinstance(old[k], list) and isinstance(v, list):
