@@ -146,6 +146,7 @@ def test_merge_prefers_real_values_over_data_absent_and_keeps_one_choice():
     assert old["identifier"] == [{"value": "1"}, {"value": "2"}]
     merge(old, {"class": absent})
     assert old["class"] == {"system": "s", "code": "AMB"}
-    obs = {"effectiveDateTime": "2020", "code": {"text": "x"}}
+    obs = {"resourceType": "Observation", "effectiveDateTime": "2020", "code": {"text": "x"}}
     merge(obs, {"effectivePeriod": {"start": "2020"}})
-    assert one_per_choice(obs) == {"effectiveDateTime": "2020", "code": {"text": "x"}}
+    assert one_per_choice(obs) == {"resourceType": "Observation", "effectiveDateTime": "2020",
+                                   "code": {"text": "x"}}
