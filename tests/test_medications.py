@@ -31,6 +31,11 @@ def convert(xml: str, validate, section_code="10160-0"):
     bundle, report = ccda2fhir.convert(wrap_fragment(xml, section_code).encode(), "p1", report=True)
     for r in resources_of(bundle):
         assert validate(r) == [], r["resourceType"]
+    # every participant resource made is referenced from somewhere (no orphans)
+    text = json.dumps(bundle)
+    for r in resources_of(bundle):
+        if r["resourceType"] in ("Practitioner", "PractitionerRole", "Organization", "RelatedPerson", "Medication"):
+            assert f'"{r["resourceType"]}/{r["id"]}"' in text, r["resourceType"]
     return bundle, report
 
 

@@ -294,10 +294,12 @@ def dispense_request(stmt, own: bool = False) -> dict | None:
     if dur:
         out["expectedSupplyDuration"] = dur
     perf = one(s.get("performer"))
-    if isinstance(perf, dict):
-        from .participants import performer_ref
-        ref = performer_ref(perf)
-        if ref and ref["reference"].startswith("Organization/"):
+    entity = perf.get("assignedEntity") if isinstance(perf, dict) else None
+    if isinstance(entity, dict) and not isinstance(entity.get("assignedPerson"), dict):
+        # dispenseRequest.performer is an Organization (the intended pharmacy)
+        from .participants import organization_ref
+        ref = organization_ref(entity.get("representedOrganization"))
+        if ref:
             out["performer"] = ref
     return out or None
 
@@ -410,4 +412,19 @@ def medication_notes(stmt, own_supply: bool = False) -> list[dict]:
     for act in related(stmt, *INSTRUCTION):
         out.extend(n for n in comments(act) if n not in out)
     out.extend(n for n in fulfillment_notes(stmt, own_supply) if n not in out)
+    return out
+
+
+@template_filter
+def participant_role_refs(participations, holder: str = "assignedEntity") -> list[dict]:
+    """References for performers/informants: the PractitionerRole when the entity names an
+    organization or a role (so no role is made and left unreferenced), else what it is."""
+    from .participants import informant_ref, role_ref
+    out = []
+    for p in many(participations):
+        if not isinstance(p, dict):
+            continue
+        ref = role_ref(p[holder]) if isinstance(p.get(holder), dict) else informant_ref(p)
+        if ref and ref not in out:
+            out.append(ref)
     return out
