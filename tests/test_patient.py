@@ -183,6 +183,9 @@ def test_direct_address_document(validate):
     p, bundle = patient_of(path.read_bytes(), validate)
     values = [i["value"] for i in p["identifier"]]
     assert values == ["lisarnelson@direct.myphd.us", "12345-0828"]
+    # sdtc:identifiedBy names the Direct address identifier's type
+    assert p["identifier"][0]["type"] == {"text": "DirectTrust Consumer Identity"}
+    assert "type" not in p["identifier"][1]
     assert p["identifier"][1]["assigner"] == {"display": "River Valley Health Services"}
 
 

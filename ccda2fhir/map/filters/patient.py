@@ -363,8 +363,25 @@ def merge_contacts(contacts) -> list[dict]:
 
 
 @template_filter
-def patient_identifiers(ids) -> list[dict]:
+def patient_identifiers(ids, identified_by=None) -> list[dict]:
     """Patient.identifier: every id, except nullFlavored ones (a masked SSN, MSK, 'SHALL
-    NOT be used for matching' per the HL7 example; an NI id identifies nothing)."""
-    from .identifiers import identifiers
-    return identifiers([ii for ii in many(ids) if isinstance(ii, dict) and not ii.get("nullFlavor")])
+    NOT be used for matching' per the HL7 example; an NI id identifies nothing). An
+    sdtc:identifiedBy/alternateIdentification naming the same id gives its Identifier.type."""
+    from .codes import codeable_concept
+    from .identifiers import identifier, identifiers
+    types = {}
+    for ib in many(identified_by):
+        alt = ib.get("sdtc_alternateIdentification") if isinstance(ib, dict) else None
+        if not isinstance(alt, dict):
+            continue
+        cc = codeable_concept(alt.get("sdtc_code"))
+        for ii in many(alt.get("sdtc_id")):
+            ident = identifier(ii)
+            if ident and cc:
+                types.setdefault((ident.get("system"), ident["value"]), cc)
+    out = identifiers([ii for ii in many(ids) if isinstance(ii, dict) and not ii.get("nullFlavor")])
+    for ident in out:
+        cc = types.get((ident.get("system"), ident["value"]))
+        if cc:
+            ident["type"] = cc
+    return out
