@@ -108,3 +108,41 @@ def test_concern_pointing_at_problems_has_them_as_evidence(validate):
     assert category(problem)[1] == "problem-list-item"
     assert len(resources_of(b, "Condition")) == 2                          # the problem once
     assert not rep.unmapped()
+
+
+def test_concern_with_only_entry_references(validate):
+    """No narrative, generic code, only pointers (ONC b1 test data pattern): the act's own code,
+    its id, and the resolved problem as evidence."""
+    from support.wrap import wrap_fragment
+    from conftest import resolve
+    xml = """<component><section><templateId root="2.16.840.1.113883.10.20.22.2.5.1"/>
+      <code code="11450-4" codeSystem="2.16.840.1.113883.6.1"/><title>Problems</title>
+      <entry><act classCode="ACT" moodCode="EVN"><templateId root="2.16.840.1.113883.10.20.22.4.3"/>
+        <id root="1.2.3" extension="pc1"/><code code="CONC" codeSystem="2.16.840.1.113883.5.6"/><statusCode code="active"/>
+        <entryRelationship typeCode="SUBJ"><observation classCode="OBS" moodCode="EVN">
+          <templateId root="2.16.840.1.113883.10.20.22.4.4"/><id root="1.2.3" extension="po1"/>
+          <code code="55607006" codeSystem="2.16.840.1.113883.6.96"/><statusCode code="completed"/>
+          <value xsi:type="CD" code="38341003" codeSystem="2.16.840.1.113883.6.96" displayName="Hypertension"/>
+        </observation></entryRelationship></act></entry></section></component>
+      <component><section><templateId root="2.16.840.1.113883.10.20.22.2.58"/>
+      <code code="75310-3" codeSystem="2.16.840.1.113883.6.1"/><title>Health Concerns</title>
+      <entry><act classCode="ACT" moodCode="EVN"><templateId root="2.16.840.1.113883.10.20.22.4.132"/>
+        <id root="1.2.3" extension="hc2"/>
+        <code code="75310-3" codeSystem="2.16.840.1.113883.6.1" displayName="Health Concern"/>
+        <statusCode code="completed"/>
+        <entryRelationship typeCode="REFR"><act classCode="ACT" moodCode="EVN">
+          <templateId root="2.16.840.1.113883.10.20.22.4.122"/><id root="1.2.3" extension="po1"/>
+          <code nullFlavor="NP"/><statusCode code="completed"/></act></entryRelationship>
+        <entryRelationship typeCode="REFR"><act classCode="ACT" moodCode="EVN">
+          <templateId root="2.16.840.1.113883.10.20.22.4.122"/><id root="1.2.3" extension="not-in-document"/>
+          <code nullFlavor="NP"/><statusCode code="completed"/></act></entryRelationship>
+      </act></entry></section></component>"""
+    b, rep = ccda2fhir.convert(wrap_fragment(xml), "p", report=True)
+    all_valid(b, validate)
+    [hc] = [c for c in resources_of(b, "Condition") if category(c) == HEALTH_CONCERN]
+    assert hc["identifier"] == [{"system": "urn:oid:1.2.3", "value": "hc2"}]
+    assert codes(hc["code"]) == [("http://loinc.org", "75310-3")]
+    assert hc["clinicalStatus"]["coding"][0]["code"] == "inactive"           # concern completed
+    [ev] = hc["evidence"][0]["detail"]
+    assert ("http://snomed.info/sct", "38341003") in codes(resolve(b, ev)["code"])
+    assert not rep.unmapped()

@@ -436,13 +436,14 @@ _HEALTH_CONCERN_CODE = "75310-3"
 @template_global
 def health_concern_stands_alone(src) -> bool:
     """Whether a Health Concern Act is itself the concern: not negated, no nested Problem
-    Observation (those become the Conditions), and something to say (narrative or a specific code)."""
+    Observation (those become the Conditions), and something to say (narrative, a specific code,
+    or Entry References to the problems it is about)."""
     from .navigation import related
     from .status import negated
     from .text import text
     if not isinstance(src, dict) or negated(src) or related(src, *_PROBLEM_OBS):
         return False
-    return bool(text(src.get("text")) or _specific_code(src))
+    return bool(text(src.get("text")) or _specific_code(src) or related(src, ENTRY_REFERENCE))
 
 
 def _specific_code(src):
@@ -455,13 +456,14 @@ def _specific_code(src):
 @template_global
 def health_concern_code(src) -> dict | None:
     """The concern's code: a specific act code when given (not the generic 75310-3), with the
-    narrative as text."""
+    narrative as text; with neither (a concern that only points at problems) the act's own code
+    (LOINC 75310-3 'Health Concern'), the evidence saying which."""
     from .text import text
     cc = dict(_specific_code(src) or {})
     t = text(src.get("text"))
     if t:
         cc["text"] = t
-    return cc or None
+    return cc or codeable_concept(src.get("code")) or {"text": "Health Concern"}
 
 
 @template_global
