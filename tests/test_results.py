@@ -239,6 +239,8 @@ def test_matches_hl7_recommended_diagnostic_report(validate):
     assert ours["effectiveDateTime"] == rec["effectiveDateTime"]
     # the organizer's performer (the lab, id 2.16.840.1.113883.19.5); the draft names another person
     perf = resolve(b, ours["performer"][0])
+    if perf["resourceType"] == "PractitionerRole":
+        perf = resolve(b, perf["practitioner"])
     assert ("urn:ietf:rfc:3986", "urn:oid:2.16.840.1.113883.19.5") in \
         {(i.get("system"), i.get("value")) for i in perf["identifier"]}
     for ref in ours["result"]:

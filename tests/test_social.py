@@ -56,7 +56,11 @@ def test_current_smoker_and_tobacco_use(validate):
     assert smoke["effectiveDateTime"] == "2014-06-06T10:32:00-05:00"
     assert smoke["valueCodeableConcept"]["coding"][0]["system"] == SNOMED
     assert smoke["valueCodeableConcept"]["coding"][0]["code"] == "449868002"
-    assert smoke["performer"] and resolve(b, smoke["performer"][0])["resourceType"] == "Practitioner"
+    # the author (with a role code): its PractitionerRole, pointing at the Practitioner (NPI 99999999)
+    role = resolve(b, smoke["performer"][0])
+    assert role["resourceType"] == "PractitionerRole"
+    prac = resolve(b, role["practitioner"])
+    assert {"system": "http://hl7.org/fhir/sid/us-npi", "value": "99999999"} in prac["identifier"]
     tobacco = by_code(b, "11367-0")
     assert tobacco["category"][0]["coding"][0] == SOCIAL_CAT
     # Tobacco Use: a started-and-ongoing period (low only)

@@ -20,7 +20,6 @@ from .dates import parse_ts
 from .dates import period as period_filter
 from .identifiers import id_key, identifiers
 from .navigation import has_template, many, one, statement_of, template_ids
-from .participants import author_ref, performer_ref
 from .quantities import number, quantity, ratio
 from .registry import template_filter, template_global
 from .status import data_absent, status_code
@@ -427,9 +426,15 @@ def obs_performers(src, with_authors: bool = True) -> list[dict]:
 
     Devices are not allowed as Observation.performer in R4; they are left out.
     """
-    refs = [performer_ref(p) for p in many((src or {}).get("performer"))]
+    from .participants import role_ref
+    # role_ref: the PractitionerRole when the entity names an organization or a role code, so
+    # that the role made for the participant is the one referenced (else its Practitioner).
+    refs = [role_ref((p or {}).get("assignedEntity")) for p in many((src or {}).get("performer"))]
     if with_authors:
-        refs += [author_ref(a) for a in many((src or {}).get("author"))]
+        # An authoring device (EHR software) is no performer: it is left to Provenance.
+        refs += [role_ref(a.get("assignedAuthor")) for a in many((src or {}).get("author"))
+                 if isinstance(a, dict) and isinstance(a.get("assignedAuthor"), dict)
+                 and not isinstance(a["assignedAuthor"].get("assignedAuthoringDevice"), dict)]
     out = []
     for r in refs:
         if r and r["reference"].startswith(_OBS_PERFORMER_TYPES) and r not in out:
