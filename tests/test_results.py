@@ -327,3 +327,15 @@ def test_observation_resources_parse_as_fhir_models():
                     getattr(module, r["resourceType"]).model_validate(r)
                     checked += 1
     assert checked > 100
+
+
+@needs_corpus
+def test_diagnostic_imaging_report_measurements(validate):
+    path = CORPUS / "microsoft-fhir-converter" / "data" / "SampleData" / "Ccda" / "Diagnostic_Imaging_Report.ccda"
+    if not path.is_file():
+        pytest.skip("sample absent")
+    b = ccda2fhir.convert(path.read_bytes(), "test-patient")
+    nodule = by_code(b, "246120007")
+    assert validate(nodule) == []
+    assert nodule["valueQuantity"] == {"value": 45, "unit": "mm", "system": UCUM, "code": "mm"}
+    assert nodule["category"][0]["coding"][0]["code"] == "imaging"
