@@ -22,8 +22,8 @@ from .identifiers import id_key, identifiers
 from .navigation import has_template, many, one, statement_of, template_ids
 from .quantities import number, quantity, ratio
 from .registry import template_filter, template_global
-from .status import data_absent, status_code
-from .terminology import concept, system_uri
+from .status import status_code
+from .terminology import concept
 from .text import text
 
 OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
@@ -88,13 +88,6 @@ def ucum(q: dict) -> dict:
     if code:
         return {**q, "system": "http://unitsofmeasure.org", "code": code}
     return q
-
-
-@template_filter
-def bound_quantity(v) -> dict | None:
-    """A SimpleQuantity (no comparator) for a range bound."""
-    q = pq_quantity(v)
-    return _simple(q) if q else None
 
 
 def _pq_value(v: dict) -> dict:
@@ -602,17 +595,6 @@ def vital_profile(src) -> str:
     return tables()["VitalSignProfiles"].get(code or "", tables()["VitalSignProfiles"]["_default"])
 
 
-@template_global
-def social_profile(src) -> str:
-    """US Core profile for a social history observation (by template, then LOINC code)."""
-    t = tables()
-    for tid in template_ids(src):
-        if tid in t["SocialProfilesByTemplate"]:
-            return t["SocialProfilesByTemplate"][tid]
-    code = loinc_code(src)
-    return t["SocialProfilesByCode"].get(code or "", t["SocialProfilesByCode"]["_default"])
-
-
 # ------------------------------------------------------------------ nested statements
 def _dispatch(element: str, stmt: dict, parents: list) -> None:
     """Map a nested statement this template does not consume by its own route."""
@@ -857,20 +839,12 @@ def pregnancy_code(src) -> dict:
     return {"coding": coding, **({"text": cc["text"]} if cc.get("text") else {})}
 
 
-@template_filter
-def is_system(cd, oid) -> bool:
-    cd = one(cd)
-    return isinstance(cd, dict) and system_uri(cd.get("codeSystem")) == system_uri(oid)
-
-
 @template_global
 def obs_key(src, *extra) -> str | None:
     """$key of an observation: its ids, else nothing (content key)."""
     k = id_key((src or {}).get("id"))
     return "|".join([k] + [str(e) for e in extra if e]) if k else None
 
-
-_ = data_absent  # re-exported for templates that import from here
 
 
 @template_global
