@@ -44,18 +44,51 @@ def encounter_class(code, src=None) -> dict:
     cd = one(code)
     candidates = [cd] + many((cd or {}).get("translation")) if isinstance(cd, dict) else []
     candidates += [one(a.get("code")) for a in _billing_acts(src)]
+    # The same encounter elsewhere (header and body share ids): its codes count too, so the one
+    # merged Encounter gets one class whichever rendering comes first.
+    for other in _same_encounters(src):
+        ocd = one(other.get("code"))
+        if isinstance(ocd, dict):
+            candidates += [ocd] + many(ocd.get("translation"))
+        candidates += [one(a.get("code")) for a in _billing_acts(other)]
+    from .terminology import system_uri
     for c in candidates:
-        if isinstance(c, dict) and c.get("codeSystem") in ACT_CODE_OIDS and c.get("code"):
+        if isinstance(c, dict) and c.get("code") and (
+                c.get("codeSystem") in ACT_CODE_OIDS or system_uri(c.get("codeSystem")) == V3_ACT_CODE):
             out = coding(c)
             out["system"] = V3_ACT_CODE
             return out
     cpt = _cpt_classes()
     for c in candidates:
-        if isinstance(c, dict) and c.get("codeSystem") == "2.16.840.1.113883.6.12":
+        if isinstance(c, dict) and system_uri(c.get("codeSystem")) == "http://www.ama-assn.org/go/cpt":
             cls = cpt["cpt"].get((c.get("code") or "").strip())
             if cls:
                 return {"system": V3_ACT_CODE, "code": cls, "display": cpt["display"][cls]}
     return {"extension": [data_absent("UNK")]}
+
+
+def _same_encounters(src) -> list[dict]:
+    """Other encounters of the document with one of this encounter's ids (header and body)."""
+    if not isinstance(src, dict) or not many(src.get("id")):
+        return []
+    from ...assemble.ids import ii_key
+    from ..conversion import current
+    from .plans import _index
+    try:
+        conv = current()
+    except LookupError:
+        return []
+    keys = {k for k in (ii_key(ii) for ii in many(src.get("id"))) if k}
+    out = []
+    header = (conv.header.get("componentOf") or {}).get("encompassingEncounter")
+    if isinstance(header, dict) and header is not src and keys & {ii_key(ii) for ii in many(header.get("id"))}:
+        out.append(header)
+    idx = _index(conv)
+    for k in keys:
+        for _s, element, stmt, _p in idx.get(k, ()):
+            if element == "encounter" and stmt is not src and stmt not in out:
+                out.append(stmt)
+    return out
 
 
 _BILLING_SYSTEMS = ("2.16.840.1.113883.6.12", "2.16.840.1.113883.6.285", "2.16.840.1.113883.6.14")
@@ -93,13 +126,26 @@ def encounter_type(code) -> list[dict]:
     return [cc] if cc else []
 
 
+def _has_time(eff) -> bool:
+    if not isinstance(eff, dict):
+        return False
+    return any(isinstance(x, dict) and x.get("value") for x in (eff, eff.get("low"), eff.get("high")))
+
+
 @template_global
 def encounter_status(src) -> str:
     """Encounter.status: the effectiveTime decides when it has an end or is a point (IG);
     otherwise the statusCode through the IG ConceptMap; 'unknown' when nothing says."""
     eff = one((src or {}).get("effectiveTime"))
     sc = status_code(src)
-    if (src or {}).get("moodCode") in _PLANNED_MOODS:
+    if not _has_time(eff) and sc in (None, "completed", "active"):
+        # The same encounter elsewhere (header/body) may say when it was: one status for both.
+        for other in _same_encounters(src):
+            if _has_time(one(other.get("effectiveTime"))):
+                src, eff = other, one(other.get("effectiveTime"))
+                sc = status_code(src) or sc
+                break
+    if (src or {}).get("moodCode") in _PLANNED_MOODS or "2.16.840.1.113883.10.20.22.4.40" in template_ids(src):
         # Planned Encounter (4.40): planned, unless cancelled or otherwise ended.
         c = concept(sc, "EncounterStatus")
         return c["code"] if c and c["code"] in ("cancelled", "entered-in-error", "finished") \
