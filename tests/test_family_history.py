@@ -114,3 +114,31 @@ def test_r11_c32_family_history(validate):
     assert mi["onsetAge"]["value"] == 57 and mi["contributedToDeath"] is True
     for r in fmh:
         assert validate(r) == []
+
+
+STANDALONE = """<entry><observation classCode="OBS" moodCode="EVN">
+  <templateId root="2.16.840.1.113883.10.20.22.4.46" extension="2015-08-01"/>
+  <id root="2.16.840.1.113883.19.5" extension="fh-obs-1"/>
+  <code code="64572001" codeSystem="2.16.840.1.113883.6.96" displayName="Disease"/>
+  <statusCode code="completed"/>
+  <effectiveTime><low value="1999"/></effectiveTime>
+  <value xsi:type="CD" code="363406005" codeSystem="2.16.840.1.113883.6.96" displayName="Malignant neoplasm of colon"/>
+  <subject><relatedSubject classCode="PRS">
+    <code code="GRFTH" codeSystem="2.16.840.1.113883.5.111" displayName="grandfather"/>
+    <subject><administrativeGenderCode code="M" codeSystem="2.16.840.1.113883.5.1"/><birthTime value="1920"/></subject>
+  </relatedSubject></subject>
+</observation></entry>"""
+
+
+def test_standalone_family_history_observation(validate):
+    bundle, report = ccda2fhir.convert(wrap_fragment(STANDALONE, "10157-6").encode(), "p1", report=True)
+    (fmh,) = resources_of(bundle, "FamilyMemberHistory")
+    assert validate(fmh) == []
+    assert fmh["identifier"] == [{"system": "urn:oid:2.16.840.1.113883.19.5", "value": "fh-obs-1"}]
+    assert fmh["relationship"]["coding"][0] == {"system": ROLE, "code": "GRFTH", "display": "grandfather"}
+    assert fmh["bornDate"] == "1920"
+    assert fmh["condition"] == [{"code": {"coding": [{"system": SNOMED, "code": "363406005",
+                                                       "display": "Malignant neoplasm of colon"}],
+                                          "text": "Malignant neoplasm of colon"},
+                                 "onsetPeriod": {"start": "1999"}}]
+    assert not [i for i in report.issues if i.level in ("unmapped", "error", "partial")]
