@@ -141,3 +141,26 @@ def test_every_example_keeps_the_contract(validate):
                      path.read_text(encoding="utf-8-sig"), flags=re.S)
         b = ccda2fhir.convert(wrap_fragment(xml, "47420-5").encode(), "pat-123")
         assert contract_problems(b, "pat-123", validate) == [], path.name
+
+
+def test_nutritional_status_with_assessment_member(validate):
+    xml = """<section><templateId root="2.16.840.1.113883.10.20.22.2.57"/>
+      <code code="61144-2" codeSystem="2.16.840.1.113883.6.1"/><title>Nutrition</title>
+      <entry><observation classCode="OBS" moodCode="EVN"><templateId root="2.16.840.1.113883.10.20.22.4.124"/>
+        <id root="1.2.3.4" extension="ns"/><code code="75305-3" codeSystem="2.16.840.1.113883.6.1"/>
+        <statusCode code="completed"/><effectiveTime value="20130512"/>
+        <value xsi:type="CD" code="248324001" codeSystem="2.16.840.1.113883.6.96" displayName="Well nourished"/>
+        <entryRelationship typeCode="SUBJ"><observation classCode="OBS" moodCode="EVN">
+          <templateId root="2.16.840.1.113883.10.20.22.4.138"/><id root="1.2.3.4" extension="na"/>
+          <code code="75303-8" codeSystem="2.16.840.1.113883.6.1"/><statusCode code="completed"/>
+          <effectiveTime value="20130512"/>
+          <value xsi:type="CD" code="448951000124107" codeSystem="2.16.840.1.113883.6.96"/>
+        </observation></entryRelationship></observation></entry></section>"""
+    b = ccda2fhir.convert(wrap_fragment(xml).encode(), "test-patient")
+    valid(b, validate)
+    [status] = by_code(b, "75305-3")
+    assert status["valueCodeableConcept"]["coding"][0]["code"] == "248324001"
+    assert status["category"][0]["coding"][0]["code"] == "exam"
+    [member] = [resolve(b, m) for m in status["hasMember"]]
+    assert member["identifier"][0]["value"] == "na"
+    assert member["valueCodeableConcept"]["coding"][0]["code"] == "448951000124107"
