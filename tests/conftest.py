@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,10 @@ import pytest
 import ccda2fhir
 
 HERE = Path(__file__).resolve().parent
+# Tests import their helpers as `tests.support...`: the checkout must be importable, but
+# *after* site-packages, so that `ccda2fhir` is the installed (compiled) package under CI.
+if str(HERE.parent) not in sys.path:
+    sys.path.append(str(HERE.parent))
 FIXTURES = HERE / "fixtures"
 CORPUS = HERE.parents[1] / "shared" / "corpus"
 SAMPLE_CCD = FIXTURES / "hl7-c-cda-examples" / "CCD.xml"
