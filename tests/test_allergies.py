@@ -736,3 +736,18 @@ def test_every_allergy_observation_in_the_corpus_becomes_one_allergy(validate):
             assert "clinicalStatus" in a or verification(a) == "entered-in-error"
         checked += 1
     assert checked > 200
+
+
+def test_reactions_with_ids_keep_their_identity_as_observations_about_the_allergy(validate):
+    """Our choice beside the IG's reaction[]: a reaction with an id is also an Observation
+    (focus = the allergy) that keeps the id and the end date reaction[] cannot hold."""
+    bundle, _ = convert_example("Allergy to specific drug Codeine")
+    a = only_allergy(bundle, validate)
+    obs = [o for o in resources_of(bundle, "Observation") if "focus" in o]
+    assert sorted(o["identifier"][0]["value"] for o in obs) == [
+        "urn:uuid:0506c036-adfb-4e6e-b9e1-eea76177ead5", "urn:uuid:fea0b775-f3fe-4e0a-9c4f-4a5c235c2af0"]
+    for o in obs:
+        assert resolve(bundle, o["focus"][0]) is a
+        assert codings(o["valueCodeableConcept"]) == [(SCT, "422587007")]
+        assert o["effectivePeriod"]["start"] == o["effectivePeriod"]["end"]
+        assert validate(o) == []

@@ -68,6 +68,7 @@ class Conversion:
         self.options = options or {}
         self.encounter: dict | None = None        # the header's encompassingEncounter, once made
         self._memo: dict = {}                     # (template, variables' identities) -> Reference
+        self._after: list[list] = []              # per rendering in progress: emits waiting for it
 
     def __enter__(self) -> "Conversion":
         self._token = _CURRENT.set(self)
@@ -95,8 +96,29 @@ class Conversion:
         self._memo[memo_key] = ref
         return dict(ref) if ref else None
 
+    def emit_after(self, template: str, back: str, **variables) -> None:
+        """Emit ``template`` once the resource being rendered now is made, with its Reference as
+        the variable ``back`` (for resources that point at their parent: reaction -> allergy)."""
+        if not self._after:
+            raise RuntimeError("emit_after outside a template rendering")
+        self._after[-1].append((template, back, variables))
+
     def _render_and_add(self, template: str, variables: dict) -> dict | None:
-        res = engine.render(template, variables)
+        self._after.append([])
+        try:
+            res = engine.render(template, variables)
+        finally:
+            pending = self._after.pop()
+        ref = self._finish(template, variables, res)
+        for child, back, child_vars in pending:
+            if ref is None:
+                self.warn(f"{child.split('/')[-1]} not made: the resource it belongs to was not made",
+                          level="partial")
+            else:
+                self.emit(child, **{**child_vars, back: ref})
+        return ref
+
+    def _finish(self, template: str, variables: dict, res: dict) -> dict | None:
         key = res.pop("$key", None)
         res = prune(res)
         if not res or len(res) <= 1 or "resourceType" not in res:

@@ -301,6 +301,10 @@ def allergy_reactions(src, parents) -> list[dict]:
         }
         out.append({k: v for k, v in reaction.items() if v})
         _map_nested(r, [src] + list(many(parents)))
+        if many(r.get("id")):
+            # keeps the reaction's identity and end date, which reaction[] has no place for
+            from ..conversion import current
+            current().emit_after("resource/AllergyReaction", "allergy", src=r)
     if not out and top:
         out.append({"manifestation": [{"extension": [data_absent("UNK")]}], "severity": top})
     return out
