@@ -38,10 +38,22 @@ def test_system_uri():
     assert T.system_uri("http://example.org/cs") == "http://example.org/cs"
     assert T.system_uri("1.2.840.0114350.1.13") == "urn:oid:1.2.840.0114350.1.13"
     assert T.system_uri("67265ED2-35BB-43F8-B9DE-91C5935625E0") == "urn:uuid:67265ed2-35bb-43f8-b9de-91c5935625e0"
-    # a name where a UID belongs cannot become a system URI
-    assert T.system_uri("SNOMED CT") is None
+    # a well-known name where a UID belongs is read by name; any other cannot become a system URI
+    assert T.system_uri("SNOMED CT") == "http://snomed.info/sct"
+    assert T.system_uri("CPT-4") == "http://www.ama-assn.org/go/cpt"
+    assert T.system_uri("mvx") == "http://hl7.org/fhir/sid/mvx"
+    assert T.system_uri("Example") is None
+    assert T.system_uri("PatientRaceCodeSystem") is None
     assert T.system_uri("") is None
     assert T.system_uri(None) is None
+
+
+def test_code_system_name_without_code_system():
+    assert C.coding({"code": "8480-6", "codeSystemName": "LOINC"}) == {"system": "http://loinc.org", "code": "8480-6"}
+    assert C.coding({"code": "x", "codeSystemName": "GMTDynamic"}) == {"code": "x"}
+    # the OID wins over the name
+    assert C.coding({"code": "x", "codeSystem": "2.16.840.1.113883.6.96", "codeSystemName": "LOINC"})["system"] == \
+        "http://snomed.info/sct"
 
 
 def test_whitespace_in_codes_and_displays():
@@ -112,11 +124,16 @@ def test_original_text_reference_in_a_real_conversion():
 
 
 def test_unknown_code_system_reported_in_a_real_conversion():
-    xml = SAMPLE_CCD.read_text().replace('codeSystem="2.16.840.1.113883.6.12"', 'codeSystem="CPT 4"', 1)
+    xml = SAMPLE_CCD.read_text().replace('codeSystem="2.16.840.1.113883.6.12"', 'codeSystem="Local Codes"', 1)
     bundle, report = ccda2fhir.convert(xml, "p1", report=True)
-    assert any("'CPT4'" in i.reason and i.level == "partial" for i in report.issues)
+    assert any("'LocalCodes'" in i.reason and i.level == "partial" for i in report.issues)
     for r in resources_of(bundle):
-        assert "urn:oid:CPT" not in json.dumps(r)
+        assert "urn:oid:Local" not in json.dumps(r)
+    # a known name is read as its system: the encounter's CPT code keeps its system
+    named = SAMPLE_CCD.read_text().replace('codeSystem="2.16.840.1.113883.6.12"', 'codeSystem="CPT-4"')
+    enc = resources_of(ccda2fhir.convert(named, "p1"), "Encounter")
+    assert {"system": "http://www.ama-assn.org/go/cpt", "code": "99213"}.items() <= \
+        [c for t in enc[0]["type"] for c in t["coding"] if c["code"] == "99213"][0].items()
 
 
 @settings(max_examples=700, deadline=None)

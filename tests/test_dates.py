@@ -112,7 +112,7 @@ def test_what_is_left_out_or_cut_is_reported():
         ("partial", "date '20230230' has an impossible day; left out", 7),
         ("partial", "date '200130311' is not a valid TS; left out", 7),
         ("partial", "date '198506221100-05AB' has an unreadable UTC offset; kept to the day", 7),
-        ("partial", "date '20230531220512+1430' has an impossible UTC offset; offset left out", 7),
+        ("partial", "date '20230531220512+1430' has an impossible UTC offset; kept to the day", 7),
     ]
     with Conversion({"header": {}, "narrative": {}}, "p") as conv:
         D.period({"low": {"value": "2013"}, "high": {"value": "2008"}})

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .navigation import many, one
 from .registry import template_filter
-from .terminology import system_uri
+from .terminology import system_by_name, system_uri
 from .text import narrative_text
 
 
@@ -23,7 +23,8 @@ def coding(cd) -> dict | None:
     code = _clean(cd.get("code"))
     if not code:
         return None
-    system = system_uri(cd.get("codeSystem"))
+    # no @codeSystem at all: a well-known @codeSystemName ("LOINC") still names the system
+    system = system_uri(cd.get("codeSystem")) if cd.get("codeSystem") else system_by_name(cd.get("codeSystemName"))
     out = {"system": system, "code": code} if system else {"code": code}
     display = _clean(cd.get("displayName"))
     if display:

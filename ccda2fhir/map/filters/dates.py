@@ -103,7 +103,7 @@ def parse_ts(value) -> TS | None:
         hh, mm = digits[:2], digits[2:4] or "00"
         # FHIR allows -14:00 .. +14:00 (a +14:30 would fail its dateTime pattern)
         if int(hh) > 14 or int(mm) > 59 or (int(hh) == 14 and int(mm) != 0):
-            _warn(f"date {raw!r} has an impossible UTC offset; offset left out")
+            _warn(f"date {raw!r} has an impossible UTC offset; kept to the day")
             tz = None
         else:
             tz = f"{sign}{hh}:{mm}"

@@ -43,12 +43,26 @@ _OID = re.compile(r"^\d+(\.\d+)+$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
+@lru_cache(maxsize=1)
+def code_system_names() -> dict:
+    return _data("codesystem_names.json")
+
+
+def system_by_name(name) -> str | None:
+    """FHIR URI for a code system written by name ("SNOMED CT", "CPT-4"); None when unknown."""
+    if not isinstance(name, str):
+        return None
+    key = re.sub(r"[\s_-]+", "", name).upper()
+    return code_system_names().get(key) if key else None
+
+
 @template_filter
 def system_uri(oid: str | None) -> str | None:
     """FHIR system URI for a CDA codeSystem OID (urn:oid: when not known).
 
-    A codeSystem that is not a UID (a name such as "SNOMED CT", seen in the wild)
-    cannot be a system URI: it is reported and left out, the code kept.
+    A codeSystem that is not a UID but a well-known name ("CPT", "SNOMED CT", seen in
+    the wild) is read by name; any other cannot be a system URI: it is reported and
+    left out, the code kept.
     """
     if not isinstance(oid, str):
         return None
@@ -66,6 +80,9 @@ def system_uri(oid: str | None) -> str | None:
         return f"urn:oid:{oid}"
     if _UUID.match(oid):
         return f"urn:uuid:{oid.lower()}"
+    named = system_by_name(oid)
+    if named:
+        return named
     try:
         from ..conversion import current
         current().warn(f"codeSystem {oid!r} is not an OID; the coding has no system", level="partial")
