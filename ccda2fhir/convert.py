@@ -28,7 +28,7 @@ def convert_with_report(source: Source, patient_id: str, *, max_bytes: int = DEF
     try:
         doc = walk(root, section_narrative, max_depth)
     except DepthError as exc:
-        raise InputTooLargeError(str(exc)) from None
+        raise InputTooLargeError(exc.what, line=exc.line) from None
     options = {"embed_source": embed_source, "source_bytes": data if embed_source else None}
     try:
         resources, report = map_document(doc, patient_id.strip(), options)

@@ -151,7 +151,9 @@ def parse(source: Source, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Eleme
         line, col = (exc.position if exc.position else (None, None))
         msg = _LXML_WHERE.sub("", exc.msg or str(exc))
         if "depth" in msg.lower() or "nesting" in msg.lower():
-            raise InputTooLargeError(f"XML nested too deeply: {msg}", line=line, column=col) from None
+            limit = re.search(r"\d+", msg)
+            raise InputTooLargeError(f"XML nested too deeply (over {limit.group(0) if limit else 'the parser limit of'} "
+                                     f"levels)", line=line, column=col) from None
         raise InvalidXMLError(f"not well-formed XML: {msg}", line=line, column=col) from None
     if guard.asked:
         raise InvalidXMLError(f"documents that load external DTDs or entities are refused "

@@ -139,7 +139,8 @@ def test_default_size_limit():
 def test_max_depth_is_configurable():
     with pytest.raises(InputTooLargeError) as err:
         ccda2fhir.convert(CCD_BYTES, "p1", max_depth=5)
-    assert "5 levels" in str(err.value) and "line" in str(err.value)
+    assert "5 levels" in str(err.value) and err.value.line and f"(line {err.value.line})" in str(err.value)
+    assert str(err.value).count("line") == 1
     ccda2fhir.convert(CCD_BYTES, "p1", max_depth=60)
 
 

@@ -18,7 +18,13 @@ _Comment = etree._Comment
 
 
 class DepthError(ValueError):
-    """The document nests deeper than the walker allows."""
+    """The document nests deeper than the walker allows (``line``: where, when known)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        what, _, line = message.rpartition(" at line ")
+        self.what = what if line.isdigit() else message
+        self.line = int(line) if line.isdigit() else None
 
 
 def _name(tag):
