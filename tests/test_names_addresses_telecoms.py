@@ -32,6 +32,7 @@ def test_name_uses_through_the_conceptmap():
 def test_unstructured_and_empty_names():
     assert N.human_name({"_text": "Dr. Jane Q Public"}) == {"text": "Dr. Jane Q Public"}
     assert N.human_name({"nullFlavor": "UNK"}) is None
+    assert N.human_name({"nullFlavor": "UNK", "given": [t("Ann")]}) == {"given": ["Ann"]}
     assert N.human_name({"family": {"nullFlavor": "UNK"}}) is None
     assert N.human_name({}) is None
     assert N.human_names([{"nullFlavor": "NI"}, {"given": t("Ann")}]) == [{"given": ["Ann"]}]

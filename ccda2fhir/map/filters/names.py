@@ -22,8 +22,8 @@ def _part_texts(parts) -> list[str]:
 def human_name(pn) -> dict | None:
     """One HumanName: use, family, given, prefix, suffix, period; text for unstructured names."""
     pn = one(pn)
-    if not isinstance(pn, dict) or pn.get("nullFlavor") and not pn.get("_text") and not pn.get("family"):
-        return None
+    if not isinstance(pn, dict):
+        return None  # a nullFlavor name with parts keeps them; one with none gives None below
     out = {}
     use = (pn.get("use") or "").split()
     if use:
