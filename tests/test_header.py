@@ -269,3 +269,48 @@ def test_named_and_unnamed_mentions_of_one_practitioner_merge_to_the_name(valida
     (prac,) = [p for p in resources_of(bundle, "Practitioner")
                if {"system": NPI, "value": "5555555555"} in p.get("identifier", [])]
     assert prac["name"] == [{"family": "Primary", "given": ["Patricia", "Patty"], "suffix": ["M.D."]}]
+
+
+_LANDING = {   # header element -> where it lands in the Composition
+    "dataEnterer": "DataEntererExtension",
+    "informant": "InformantExtension",
+    "informationRecipient": "InformationRecipientExtension",
+}
+
+
+@needs_corpus
+@pytest.mark.parametrize("path", corpus_documents(), ids=lambda p: p.name)
+def test_every_header_participant_lands_or_is_reported(path):
+    """dataEnterer, informant, informationRecipient, participant, legalAuthenticator, authenticator,
+    custodian: each one present in a corpus header is in the Composition / Patient or reported."""
+    from ccda2fhir.parse import parse
+    from ccda2fhir.walk import walk
+    from ccda2fhir.narrative import section_narrative
+    try:
+        bundle, report = ccda2fhir.convert(path.read_bytes(), "p1", report=True)
+    except ccda2fhir.errors.ConversionError as exc:
+        pytest.skip(str(exc))
+    comps = resources_of(bundle, "Composition")
+    if not comps:
+        pytest.skip("no Composition (undated document)")
+    comp = comps[0]
+    header = walk(parse(path.read_bytes()), section_narrative, 200)["header"]
+    reported = {i.element for i in report.issues if i.section is None}
+
+    def present(name):
+        return [x for x in (header.get(name) if isinstance(header.get(name), list) else [header.get(name)])
+                if isinstance(x, dict)]
+    for element, ext in _LANDING.items():
+        if present(element):
+            assert extensions(comp, ext) or element in reported, element
+    if present("legalAuthenticator"):
+        assert any(a["mode"] == "legal" for a in comp.get("attester", [])) or "legalAuthenticator" in reported
+    if present("authenticator"):
+        assert any(a["mode"] == "professional" for a in comp.get("attester", [])) or "authenticator" in reported
+    if present("custodian"):
+        assert "custodian" in comp or "custodian" in reported
+    if present("participant"):
+        (patient,) = resources_of(bundle, "Patient")
+        assert extensions(comp, "ParticipantExtension") or patient.get("contact") or "participant" in reported
+    if present("author"):
+        assert any("reference" in a for a in comp["author"]) or "author" in reported
