@@ -55,6 +55,8 @@ _DROP_ALL = frozenset({"script", "style", "iframe", "object", "embed", "applet",
                        "frameset", "noframes", "svg", "math", "audio", "video", "source", "track",
                        "canvas", "img", "image", "head", "title", "template", "noscript", "param",
                        "map", "area", "portal", "dialog"})
+_BLOCK = frozenset({"paragraph", "list", "table", "p", "ul", "ol", "div", "pre", "blockquote", "dl",
+                    "h1", "h2", "h3", "h4", "h5", "h6", "hr", "center", "address"})
 _NO_TEXT = frozenset({"table", "thead", "tbody", "tfoot", "tr", "ul", "ol", "colgroup", "dl"})
 _EMPTY = frozenset({"br", "hr", "col"})          # XHTML elements with no content
 _KEEP_ATTRS = {"colspan", "rowspan", "align", "valign", "char", "charoff", "span", "width",
@@ -128,6 +130,9 @@ class _Writer:
         if target is None:
             self.add_text(parent, src.tail)
             return
+        if target in ("p", "span") and any(_local(d.tag) in _BLOCK for d in src.iterdescendants()
+                                             if isinstance(d.tag, str)):
+            target = "div"       # XHTML p/span cannot hold lists, tables or paragraphs
         revised = src.get("revised") if name == "content" else None
         if revised == "delete":
             # FHIR narrative excludes HTML 4 ins/del (chapter 9.4): struck-through text instead

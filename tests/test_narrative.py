@@ -52,6 +52,9 @@ def check_div(div: str) -> etree._Element:
                 ids.append(value)
         if local in ("br", "hr", "col"):
             assert len(el) == 0 and not el.text
+        if local in ("p", "span"):   # inline containers hold no block elements
+            assert not any(isinstance(d.tag, str) and d.tag.split("}")[1] in ("ul", "ol", "table", "p", "div")
+                           for d in el.iterdescendants()), local
     assert len(ids) == len(set(ids)), "ids are unique within a div"
     return root
 
@@ -216,3 +219,16 @@ def test_every_corpus_narrative_is_fhir_xhtml(path):
             if "text" in s:
                 assert s["text"]["status"] in ("generated", "additional", "extensions", "empty")
                 check_div(s["text"]["div"])
+
+
+def test_blocks_inside_inline_content_make_a_div():
+    root = check_div(to_xhtml(cda_text(
+        '<paragraph>Meds:<list><item>a</item></list></paragraph>'
+        '<content styleCode="Bold">T<table><tbody><tr><td>1</td></tr></tbody></table></content>')))
+    first, second = list(root)
+    assert first.tag == f"{{{XHTML}}}div" and first.find("h:ul/h:li", NS).text == "a"
+    assert second.tag == f"{{{XHTML}}}div" and second.get("class") == "bold"
+    assert second.find("h:table", NS) is not None
+    # no p or span holds a block element
+    for el in root.iter(f"{{{XHTML}}}p", f"{{{XHTML}}}span"):
+        assert not any(d.tag.split("}")[1] in ("ul", "ol", "table", "p", "div") for d in el.iterdescendants())
