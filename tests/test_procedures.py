@@ -112,7 +112,12 @@ def test_procedure_activity_observation_is_an_observation(validate):
 def test_planned_procedure_in_procedure_alternatives(validate):
     b, _ = convert(PROC / "Procedure Alternatives" / "Procedure Alternatives(C-CDA2.1).xml", "18776-5")
     all_valid(b, validate)
-    [sr] = resources_of(b, "ServiceRequest")
+    [sr] = [r for r in resources_of(b, "ServiceRequest") if r["intent"] == "plan"]
+    # the proposed alternatives (untemplated, moodCode PRP) are proposals, never done Procedures
+    alternatives = [r for r in resources_of(b, "ServiceRequest") if r is not sr]
+    assert sorted(codes(r["code"])[0][1] for r in alternatives) == ["44960", "44970"]
+    assert all(r["intent"] == "proposal" for r in alternatives)
+    assert not resources_of(b, "Procedure")
     assert sr["intent"] == "plan" and sr["status"] == "active"
     assert sr["identifier"] == [{"system": "urn:oid:1.2.840.114350.1.13.861.1.7.1.1988.2", "value": "237181-1-1"}]
     assert codes(sr["code"]) == [("http://www.ama-assn.org/go/cpt", "44950"), ("http://snomed.info/sct", "80146002")]

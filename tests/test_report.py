@@ -37,3 +37,16 @@ def test_convert_with_report_matches_convert():
     bundle, report = ccda2fhir.convert_with_report(xml, "r-2")
     assert bundle == ccda2fhir.convert(xml, "r-2")
     assert report.unmapped()
+
+
+def test_untemplated_planned_procedure_is_a_request_not_a_done_procedure():
+    xml = wrap_fragment("""<section><code code="18776-5" codeSystem="2.16.840.1.113883.6.1"/><title>Plan</title>
+      <entry><procedure classCode="PROC" moodCode="RQO"><id root="1.2.3.4" extension="alt-1"/>
+      <code code="80146002" codeSystem="2.16.840.1.113883.6.96" displayName="Appendectomy"/>
+      <statusCode code="new"/></procedure></entry></section>""")
+    bundle, report = ccda2fhir.convert(xml, "r-3", report=True)
+    types = [e["resource"]["resourceType"] for e in bundle["entry"]]
+    assert "Procedure" not in types
+    sr = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "ServiceRequest"]
+    assert sr and sr[0]["code"]["coding"][0]["code"] == "80146002"
+    assert any(i.level == "partial" and "generic" in i.reason for i in report.issues)

@@ -63,8 +63,9 @@ def _visit(conv: Conversion, element: str, stmt: dict, parents: list, keys: set,
             made += 1
             if ref not in conv.entry_refs:
                 conv.entry_refs.append(ref)
-            if generic and tids:
-                conv.warn(f"template {tids[0]} has no specific mapping; mapped as a generic "
+            if generic:
+                what = f"template {tids[0]} has" if tids else f"this {element} has no templateId and"
+                conv.warn(f"{what} no specific mapping; mapped as a generic "
                           f"{ref['reference'].split('/')[0]}", level="partial")
     if route is not None and (route.absorbs_all or (template and not route.descend
                                                      and not _has_unabsorbed(stmt, route))):
