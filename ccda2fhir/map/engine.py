@@ -20,7 +20,23 @@ from . import filters
 def _as_json(value) -> str:
     if isinstance(value, jinja2.Undefined):
         return "null"
-    return orjson.dumps(value, default=_unknown).decode()
+    try:
+        return orjson.dumps(value, default=_unknown).decode()
+    except orjson.JSONEncodeError:
+        # integers past 64 bits are no FHIR number: left out rather than failing the document
+        return orjson.dumps(_without_huge_ints(value), default=_unknown).decode()
+
+
+def _without_huge_ints(value):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if -2**63 <= value < 2**63 else None
+    if isinstance(value, dict):
+        return {k: _without_huge_ints(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_without_huge_ints(v) for v in value]
+    return value
 
 
 def _unknown(value):

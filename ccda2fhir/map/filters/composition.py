@@ -301,7 +301,7 @@ def header_extensions(header: dict) -> list[dict]:
             from ..conversion import current
             current().warn(f"header {element}: {what}", level="partial", element=element)
     version = (header.get("versionNumber") or {}).get("value") if isinstance(header.get("versionNumber"), dict) else None
-    if version and version.strip().isdigit():
+    if version and version.strip().isdigit() and int(version) <= 2**31 - 1:  # FHIR integer is 32-bit
         out.append({"url": CCDA_EXT + "VersionNumber", "valueInteger": int(version)})
     return out
 
