@@ -50,3 +50,11 @@ def test_untemplated_planned_procedure_is_a_request_not_a_done_procedure():
     sr = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "ServiceRequest"]
     assert sr and sr[0]["code"]["coding"][0]["code"] == "80146002"
     assert any(i.level == "partial" and "generic" in i.reason for i in report.issues)
+
+
+def test_integer_past_64_bits_does_not_fail_the_document():
+    from conftest import SAMPLE_CCD
+    xml = SAMPLE_CCD.read_text().replace("<title>", '<versionNumber value="99999999999999999999"/><title>', 1)
+    bundle = ccda2fhir.convert(xml, "big")
+    comp = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Composition"][0]
+    assert "99999999999999999999" not in str(comp)
