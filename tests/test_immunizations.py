@@ -300,7 +300,10 @@ def test_r11_refusal_in_problem_act(validate):
     assert imm["status"] == "not-done"
     assert imm["statusReason"]["coding"][0]["code"] == "PATOBJ"
     assert [c["coding"][0]["code"] for c in imm["reasonCode"]] == ["195967001"]  # the refusal is no indication
-    assert not resources_of(b, "Condition")
+    # the indication (it has an id) is also a Condition the Immunization points at; the refusal is not
+    [cond] = resources_of(b, "Condition")
+    assert imm["reasonReference"] == [{"reference": f"Condition/{cond['id']}"}]
+    assert cond["code"]["coding"][0]["code"] == "195967001"
 
 
 def test_r11_series_number_observation_gives_dose_number(validate):

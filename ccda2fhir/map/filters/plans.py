@@ -229,21 +229,34 @@ _REASON_TYPES = ("Condition", "Observation", "Procedure", "AllergyIntolerance", 
 
 @template_global
 def indication_reasons(src) -> dict:
-    """{'codes': reasonCode, 'refs': reasonReference} from Indications (IG: when the indication's id
-    is a problem's id converted elsewhere, reference it; else its value is a reasonCode)."""
+    """{'codes': reasonCode, 'refs': reasonReference} from Indications (4.19, and R1.1's forms).
+
+    IG: when the indication's id is a statement converted elsewhere, reference it; else its value
+    is a reasonCode. Our addition: an indication with an id of its own and a coded problem also
+    becomes a Condition (resource/Indication) that reasonReference points at, so the source
+    statement keeps its identity and dates; its value stays in reasonCode too.
+    """
+    from ..conversion import current
     from .encounters import reasons
-    from .navigation import related
+    from .medications import indications, reason_observations
     refs = []
     resolved_codes = []
-    for obs in related(src, INDICATION):
+    for obs in reason_observations(src):
         found = [r for r in refs_to_statements(obs.get("id"), _REASON_TYPES, exclude=obs)
                  if r["reference"].split("/")[0] in _REASON_TYPES]
+        cc = codeable_concept(one(obs.get("value")))
         if found:
             refs.extend(r for r in found if r not in refs)
-            cc = codeable_concept(one(obs.get("value")))
             if cc:
                 resolved_codes.append(cc)
-    codes = [c for c in reasons(src) if c not in resolved_codes]
+        elif many(obs.get("id")) and cc and cc.get("coding"):
+            made = current().emit("resource/Indication", src=obs, parents=[src])
+            if made and made not in refs:
+                refs.append(made)
+    codes = []
+    for c in reasons(src) + indications(src):
+        if c not in resolved_codes and c not in codes:
+            codes.append(c)
     return {"codes": codes, "refs": refs}
 
 
