@@ -100,3 +100,19 @@ def test_r11_advance_directives(validate):
     for c in consents:
         assert validate(c) == []
         assert c["scope"]["coding"][0]["code"] == "adr"
+
+
+def test_ended_is_judged_as_of_the_document_not_the_clock():
+    """A directive that ended before the document was written is inactive; one still in force
+    when it was written stays active, whenever it is converted (deterministic output)."""
+    text = OBS.read_text(encoding="utf-8-sig")
+    assert '<high nullFlavor="NA" />' in text
+
+    def status(high: str) -> str:
+        t = text.replace('<high nullFlavor="NA" />', f'<high value="{high}"/>', 1)
+        return resources_of(convert_text(t)[0], "Consent")[0]["status"]
+    assert status("20120101") == "inactive"
+    assert status("20300101") == "active"
+    # the wrapper document is dated 2024-01-01: a directive ending a month later was in force
+    # then, though the clock may say otherwise
+    assert status("20240201") == "active"

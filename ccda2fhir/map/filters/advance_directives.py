@@ -43,7 +43,7 @@ def adr_categories(src, parents) -> list[dict]:
 @template_global
 def adr_status(src) -> str:
     """Consent.status: nullified -> entered-in-error; aborted/cancelled -> rejected; a directive
-    whose effective time has ended -> inactive; else active (a recorded directive in force);
+    whose effective time ended before the document was written -> inactive; else active (a recorded directive in force);
     an R1.1 status observation saying inactive (SNOMED 73425007) -> inactive."""
     from .navigation import related
     from .status import status_code
@@ -59,9 +59,12 @@ def adr_status(src) -> str:
     eff = one((src or {}).get("effectiveTime"))
     high = eff.get("high") if isinstance(eff, dict) else None
     if isinstance(high, dict) and high.get("value") and datetime(high):
-        import datetime as dt
+        # "Ended" as of the document's own time, never the clock: the same document must give
+        # the same output whenever it is converted.
+        from ..conversion import current
         end = datetime(high)[:10]
-        if end < dt.date.today().isoformat()[:len(end)]:
+        as_of = (datetime(current().header.get("effectiveTime")) or "")[:10]
+        if as_of and end < as_of[:len(end)]:
             return "inactive"
     return "active"
 
