@@ -58,3 +58,24 @@ def test_integer_past_64_bits_does_not_fail_the_document():
     bundle = ccda2fhir.convert(xml, "big")
     comp = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Composition"][0]
     assert "99999999999999999999" not in str(comp)
+
+
+def test_a_wrapper_act_lends_its_ids_to_the_one_resource_it_holds():
+    xml = wrap_fragment("""<section><code code="10183-2" codeSystem="2.16.840.1.113883.6.1"/><title>Discharge meds</title>
+      <entry><act classCode="ACT" moodCode="EVN"><templateId root="2.16.840.1.113883.10.20.22.4.35"/>
+        <id root="6B7689C8-7636-11EB-80DE-0050568B6B1A"/><code code="10183-2" codeSystem="2.16.840.1.113883.6.1"/>
+        <entryRelationship typeCode="SUBJ"><substanceAdministration classCode="SBADM" moodCode="EVN">
+          <templateId root="2.16.840.1.113883.10.20.22.4.16"/><id root="1.2.3" extension="med-1"/>
+          <consumable><manufacturedProduct><manufacturedMaterial>
+            <code code="197361" codeSystem="2.16.840.1.113883.6.88"/></manufacturedMaterial></manufacturedProduct></consumable>
+        </substanceAdministration></entryRelationship></act></entry>
+      <entry><act classCode="ACT" moodCode="EVN"><templateId root="9.8.7"/><id nullFlavor="NI"/>
+        <entryRelationship typeCode="SUBJ"><observation classCode="OBS" moodCode="EVN"><id root="1.2.3" extension="o-1"/>
+          <code code="1234-5" codeSystem="2.16.840.1.113883.6.1"/></observation></entryRelationship></act></entry>
+      </section>""", "10183-2")
+    bundle = ccda2fhir.convert(xml, "w")
+    [med] = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "MedicationStatement"]
+    assert med["identifier"] == [{"system": "urn:oid:1.2.3", "value": "med-1"},
+                                 {"system": "urn:ietf:rfc:3986", "value": "urn:uuid:6b7689c8-7636-11eb-80de-0050568b6b1a"}]
+    [obs] = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"]
+    assert obs["identifier"] == [{"system": "urn:oid:1.2.3", "value": "o-1"}]  # a nullFlavor id lends nothing

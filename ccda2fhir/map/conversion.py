@@ -20,6 +20,8 @@ def _merge_types() -> frozenset:
 
 
 MERGE_TYPES = _merge_types()
+WRAPPED_TYPES = frozenset(json.loads(resources.files("ccda2fhir.data").joinpath("resources.json")
+                                     .read_text())["wrapped"])
 
 
 def _required() -> dict:

@@ -71,6 +71,7 @@ def _visit(conv: Conversion, element: str, stmt: dict, parents: list, keys: set,
                                                      and not _has_unabsorbed(stmt, route))):
         return made
     visited = 0
+    before = len(conv.entry_refs)
     for rel in many(stmt.get("entryRelationship")) + many(stmt.get("component")):
         child_el, child = statement_of(rel)
         if child is None:
@@ -79,12 +80,31 @@ def _visit(conv: Conversion, element: str, stmt: dict, parents: list, keys: set,
             continue
         visited += 1
         made += _visit(conv, child_el, child, [stmt] + parents, keys, label)
+    if not template and stmt.get("id"):
+        _lend_identity(conv, stmt, conv.entry_refs[before:])
     if not made and not visited and parents:
         # A nested statement nothing maps: say so here; top-level ones are reported by map_section.
         conv.warn("no mapping for this nested statement's template", level="unmapped",
                   section=label, template_id=tids[0] if tids else None, element=element,
                   line=stmt.get("_line"))
     return made
+
+
+def _lend_identity(conv: Conversion, wrapper: dict, made: list[dict]) -> None:
+    """A wrapper act that made no resource and holds exactly one clinical resource: that resource
+    is the same clinical thing, so it also carries the wrapper's identifiers (our choice; the IG
+    does this for problem concern acts). With several, the ids cannot be attributed: left out."""
+    from .conversion import WRAPPED_TYPES
+    from .filters.identifiers import identifiers
+    if len(made) != 1:
+        return
+    res = conv.resources.get(made[0]["reference"])
+    if res is None or res["resourceType"] not in WRAPPED_TYPES:
+        return
+    own = res.get("identifier", [])
+    extra = [i for i in identifiers(wrapper.get("id")) if i not in own]
+    if extra:
+        res["identifier"] = own + extra
 
 
 def _has_unabsorbed(stmt: dict, route) -> bool:
