@@ -88,3 +88,16 @@ def test_every_problem_example_maps_every_problem_observation(name, validate):
     comp = resources_of(bundle, "Composition")[0]
     listed = {e["reference"] for s in comp["section"] for e in s.get("entry", [])}
     assert {f"Condition/{c['id']}" for c in conds} <= listed
+
+
+def test_completed_concern_dates_fill_what_the_observation_lacks(validate):
+    import re
+    text = (PROBLEMS / "Resolved Problem(C-CDA2.1).xml").read_text()
+    text = text.replace('<high value="20140405235959-0500"/>', "")
+    text = re.sub(r"<author>.*?</author>", "", text, flags=re.S)
+    from support.wrap import wrap_fragment
+    bundle = ccda2fhir.convert(wrap_fragment(text), "p1")
+    (c,) = resources_of(bundle, "Condition")
+    assert validate(c) == []
+    assert c["abatementDateTime"] == "2014-04-07T10:25:16-05:00"   # the completed concern's high
+    assert c["recordedDate"] == "2014-04-03T12:45:36-05:00"        # no author: when the concern began

@@ -93,6 +93,17 @@ def own_or_concern_time(src, concern):
 
 
 @template_global
+def concern_ended(concern) -> str | None:
+    """When a completed concern ended (its effectiveTime/high): the problem's abatement when the
+    observation gives none (our choice: a concern is completed when its problem no longer is)."""
+    from .dates import end
+    from .status import status_code
+    if not isinstance(concern, dict) or status_code(concern) != "completed":
+        return None
+    return end(concern.get("effectiveTime"))
+
+
+@template_global
 def condition_profile(src, section, parents, category=None) -> str:
     if _category_code(section, parents, category) == "encounter-diagnosis":
         return "http://hl7.org/fhir/us/core/StructureDefinition/us-core-condition-encounter-diagnosis"
