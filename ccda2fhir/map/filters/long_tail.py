@@ -1,0 +1,323 @@
+"""The long tail: C-CDA templates no section owner maps (routes in templates/routes/long_tail.toml).
+
+- Security Observations (DS4P privacy annotations, 2.16.840.1.113883.3.445.21, usually in a
+  Privacy Annotations organizer 2.16.840.1.113883.3.3251.1.4) are labels on the statement they
+  annotate: FHIR has them as ``meta.security`` of the resource that statement became.
+- An Indication (4.19) outside a statement whose template takes it as a reason: when its id is a
+  statement converted elsewhere it only points at that resource (reported when the holder has no
+  place for a reason); when it carries a problem code of its own it is a Condition.
+"""
+from __future__ import annotations
+
+import weakref
+
+from ...assemble.ids import canonical
+from .codes import coding
+from .navigation import many, one, statement_of, template_ids
+from .registry import template_global
+
+SECURITY_OBSERVATION = "2.16.840.1.113883.3.445.21"
+PRIVACY_ANNOTATIONS = "2.16.840.1.113883.3.3251.1.4"
+INDICATION = "2.16.840.1.113883.10.20.22.4.19"
+
+
+def _conv():
+    from ..conversion import current
+    return current()
+
+
+def resource_of(stmt) -> dict | None:
+    """The Reference of the resource already made from ``stmt``, if any: the one its route made
+    (rendered with the ``element`` variable the dispatcher passes) before any other template
+    rendered over it (a Medication from a substanceAdministration, ...)."""
+    if not isinstance(stmt, dict):
+        return None
+    conv = _conv()
+    wanted = ("src", ("obj", id(stmt)))
+    found = None
+    for key, ref in conv._memo.items():
+        if ref and key[0].startswith("resource/") and key[0] != "resource/EntryProvenance" \
+                and wanted in key[1:]:
+            if any(k[0] == "element" for k in key[1:]):
+                return dict(ref)
+            found = found or dict(ref)
+    return found
+
+
+def _labels(stmt) -> list[dict]:
+    """Security label Codings of a Security Observation or of every one in an organizer."""
+    if SECURITY_OBSERVATION in template_ids(stmt):
+        c = coding(one(stmt.get("value")))
+        return [c] if c else []
+    out = []
+    for comp in many(stmt.get("component")) + many(stmt.get("entryRelationship")):
+        _, child = statement_of(comp)
+        if child is not None:
+            for c in _labels(child):
+                if c not in out:
+                    out.append(c)
+    return out
+
+
+class _Watched(dict):
+    """The conversion's resources, telling pending annotations each time one is added: a
+    statement that maps its nested statements while it renders (the Observation templates do)
+    becomes a resource only after its annotations were visited."""
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        _flush(_conv())
+
+
+_PENDING: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _flush(conv) -> None:
+    pending = _PENDING.get(conv)
+    if not pending:
+        return
+    for item in list(pending):
+        owner, apply = item
+        res = _resource(owner)
+        if res is not None:
+            pending.remove(item)
+            apply(res)
+
+
+_ELEMENT_BY_CLASS = {"OBS": "observation", "ACT": "act", "CLUSTER": "organizer",
+                     "BATTERY": "organizer", "PROC": "procedure", "ENC": "encounter",
+                     "SBADM": "substanceAdministration", "SPLY": "supply"}
+
+
+def _becomes_resource(stmt: dict) -> bool:
+    """Whether the dispatcher makes a resource of this statement (its route names a template;
+    without a route, the generic templates exist for all but acts and organizers)."""
+    from ..routes import table
+    routes = table()
+    tids = template_ids(stmt)
+    element = _ELEMENT_BY_CLASS.get(stmt.get("classCode"))
+    for tid in tids:
+        for route in routes.by_template.get(tid, ()):
+            if (not route.element or route.element == element or element is None) \
+                    and (route.template or route.by_mood):
+                return True
+    if any(routes.by_template.get(t) for t in tids):
+        return False
+    fallback = routes.fallback.get(element or "")
+    return bool(fallback and fallback.template)
+
+
+def _annotated(parents) -> dict | None:
+    """The statement a privacy annotation labels: the nearest ancestor that becomes a resource."""
+    for p in many(parents):
+        if isinstance(p, dict) and PRIVACY_ANNOTATIONS not in template_ids(p) and _becomes_resource(p):
+            return p
+    return None
+
+
+DOCUMENT = "document"
+
+
+def _resource(stmt) -> dict | None:
+    if stmt is DOCUMENT:
+        for ref, res in _conv().resources.items():
+            if ref.startswith("Composition/"):
+                return res
+        return None
+    ref = resource_of(stmt)
+    return _conv().resources.get(ref["reference"]) if ref else None
+
+
+def _label(res: dict, labels: list[dict]) -> None:
+    security = res.setdefault("meta", {}).setdefault("security", [])
+    for c in labels:
+        _add_once(security, c)
+
+
+@template_global
+def apply_security_labels(src, parents) -> dict:
+    """Put the labels of a Security Observation / Privacy Annotations organizer on the
+    ``meta.security`` of the resource its annotated statement became (nearest ancestor that
+    became one). Returns {} (the annotation is no resource of its own). When that statement is
+    still rendering, the labels wait for it; annotations with no such resource (the
+    document-level ones of a DS4P section) are reported."""
+    conv = _conv()
+    labels = _labels(src)
+    if not labels:
+        conv.warn("security observation without a coded label", level="partial")
+        return {}
+    owner = _annotated(parents)
+    if owner is None:
+        # Standing alone in a section (DS4P 'Security and Privacy Prohibitions'): the labels are
+        # the document's -> meta.security of the Composition, once it is made.
+        owner = DOCUMENT
+    res = _resource(owner)
+    if res is not None:
+        _label(res, labels)
+        return {}
+    # The annotated statement is rendering now (it maps its nested statements itself).
+    _defer(conv, owner, lambda res: _label(res, labels))
+    return {}
+
+
+def _defer(conv, owner: dict, apply) -> None:
+    """Run ``apply(resource)`` once the statement ``owner`` (rendering now) has become one."""
+    _PENDING.setdefault(conv, []).append((owner, apply))
+    if not isinstance(conv.resources, _Watched):
+        conv.resources = _Watched(conv.resources)
+
+
+@template_global
+def indication_as_condition(src, parents) -> bool:
+    """Whether an Indication becomes a Condition of its own: it has a coded value and its id is
+    no statement converted elsewhere. Otherwise it points at that statement: reported with the
+    resource it names (the holder's resource has no reason element: Observation, AllergyIntolerance)."""
+    from .plans import refs_to_statements
+    conv = _conv()
+    value = one((src or {}).get("value"))
+    coded = isinstance(value, dict) and not value.get("nullFlavor") and bool(value.get("code"))
+    found = refs_to_statements((src or {}).get("id"), None, exclude=src)
+    holder = one(parents) if parents else None
+    if found:
+        where = (f"the {_ELEMENT_BY_CLASS.get(holder.get('classCode'), 'statement')} holding it"
+                 if isinstance(holder, dict) else "a section entry")
+        conv.warn(f"indication points at {found[0]['reference']}; {where} has no element for a "
+                  "reason in FHIR, the link is not kept", level="warning")
+        return False
+    if coded:
+        return True
+    conv.warn("indication with neither a coded value nor the id of a statement in the document",
+              level="partial")
+    return False
+
+
+def _owner(parents, skip=()) -> tuple[dict | None, dict | None]:
+    """(Reference, resource) of the nearest ancestor statement that became a resource."""
+    conv = _conv()
+    for p in many(parents):
+        if skip and set(skip) & set(template_ids(p)):
+            continue
+        ref = resource_of(p)
+        if ref:
+            return ref, conv.resources.get(ref["reference"])
+    return None, None
+
+
+def _add_once(items: list, value) -> None:
+    if canonical(value) not in {canonical(x) for x in items}:
+        items.append(value)
+
+
+@template_global
+def owner_component(src, parents) -> bool:
+    """Add an observation nested in an Observation that does not take it itself (status of a
+    social history / functional status observation, a supporting observation, a severity) as a
+    component of that Observation (code + value[x]). False when no Observation holds it: the
+    caller then makes an Observation of its own."""
+    from .observations import obs_code, obs_value
+    holder = _annotated(parents)
+    if holder is None or holder is not one(parents) or _ELEMENT_BY_CLASS.get(holder.get("classCode")) != "observation":
+        return False
+    comp = {"code": obs_code(src), **obs_value(src)}
+    comp = {k: v for k, v in comp.items() if v not in (None, "", [], {})}
+    if len(comp) < 2:
+        return False
+    conv = _conv()
+    where = dict(conv.where)
+
+    def apply(res: dict) -> None:
+        if res.get("resourceType") == "Observation":
+            _add_once(res.setdefault("component", []), comp)
+        else:
+            conv.warn(f"observation qualifying a {res.get('resourceType')}: not kept", level="partial",
+                      **where)
+
+    res = _resource(holder)
+    if res is not None:
+        apply(res)
+    else:
+        _defer(conv, holder, apply)   # the holder is rendering now
+    return True
+
+
+@template_global
+def owner_category(src, parents, resource_type: str) -> bool:
+    """Add an observation's coded value as a category of the ``resource_type`` resource its
+    holder became (Epic's goal type 1.2.840.114350.1.72.6.1 -> Goal.category)."""
+    from .codes import codeable_concept
+    conv = _conv()
+    holder = one(parents) if parents else None
+    cc = codeable_concept(one((src or {}).get("value")))
+    if not isinstance(holder, dict) or not cc:
+        conv.warn(f"{resource_type} category with no holder or no coded value: not kept", level="partial")
+        return False
+    where = dict(conv.where)
+
+    def apply(res: dict) -> None:
+        if res.get("resourceType") == resource_type:
+            _add_once(res.setdefault("category", []), cc)
+        else:
+            conv.warn(f"{resource_type} category on a {res.get('resourceType')}: not kept",
+                      level="partial", **where)
+
+    res = _resource(holder)
+    if res is not None:
+        apply(res)
+    else:
+        _defer(conv, holder, apply)
+    return True
+
+
+IMMUNIZATION_ACTIVITY = ("2.16.840.1.113883.10.20.22.4.52", "2.16.840.1.113883.10.20.1.24")
+
+
+@template_global
+def prior_dose(src, parents) -> dict | None:
+    """A Substance Administered Act (4.118) in an Immunization Activity: an earlier dose of the
+    series, {'vaccine': the holder's vaccine code element, 'when': the act's effectiveTime,
+    'dose': the sequenceNumber of the entryRelationship holding it}. None (reported) when the
+    holder is no immunization or the act gives no date: there is nothing a resource can say."""
+    from .navigation import has_template
+    holder = one(parents) if parents else None
+    conv = _conv()
+    eff = one((src or {}).get("effectiveTime"))
+    if not isinstance(holder, dict) or not has_template(holder, *IMMUNIZATION_ACTIVITY):
+        conv.warn("substance administered act outside an immunization: the holder's resource is "
+                  "the administration; the act itself is not kept", level="partial")
+        return None
+    if not isinstance(eff, dict) or not (eff.get("value") or eff.get("low") or eff.get("center")):
+        conv.warn("substance administered act without a date: not kept as a dose of its own",
+                  level="partial")
+        return None
+    dose = None
+    for rel in many(holder.get("entryRelationship")):
+        _, child = statement_of(rel)
+        if child is src:
+            seq = (rel.get("sequenceNumber") or {}) if isinstance(rel, dict) else {}
+            dose = seq.get("value") if isinstance(seq, dict) else None
+    material = (((holder.get("consumable") or {}).get("manufacturedProduct") or {})
+                .get("manufacturedMaterial") or {})
+    try:
+        dose = int(dose) if dose is not None and int(dose) > 0 else None
+    except (TypeError, ValueError):
+        dose = None
+    return {"vaccine": material, "when": eff, "dose": dose}
+
+
+@template_global
+def responsible_parties(src) -> list[dict]:
+    """Drug Monitoring Act participant RESP (participantRole ASSIGNED, playingEntity PSN: the
+    person responsible for monitoring) -> References to Practitioners."""
+    from .participants import participants
+    conv = _conv()
+    out = []
+    for part in participants(src, "RESP"):
+        role = part.get("participantRole")
+        if not isinstance(role, dict):
+            continue
+        person = role.get("playingEntity")
+        ref = conv.emit("resource/Practitioner", src=role, person=person) \
+            if isinstance(person, dict) or many(role.get("id")) else None
+        if ref and ref not in out:
+            out.append(ref)
+    return out

@@ -1,0 +1,265 @@
+"""The long tail: templates no section owner maps (templates/routes/long_tail.toml)."""
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import pytest
+
+import ccda2fhir
+from conftest import CORPUS, FIXTURES, corpus_documents, needs_corpus, resolve, resources_of
+from support.wrap import wrap_fragment
+
+EX = FIXTURES / "hl7-c-cda-examples"
+GUIDE = EX / "Guide Examples"
+SNOMED = "http://snomed.info/sct"
+LOINC = "http://loinc.org"
+OBS_VALUE = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"
+
+
+def guide(name: str) -> str:
+    [path] = [p for d in GUIDE.glob(f"{name}*") for p in d.glob("*.xml")]
+    return path.read_text(encoding="utf-8-sig")
+
+
+def statement(xml: str, element: str) -> str:
+    """The first <element>...</element> of a guide example (they ship as bare fragments)."""
+    xml = re.sub(r"<!--.*?-->", "", xml, flags=re.S)
+    m = re.search(rf"<{element}[\s>].*?</{element}>", xml, re.S)
+    assert m, element
+    return m.group(0)
+
+
+def convert(xml: str, validate):
+    b, report = ccda2fhir.convert(xml.encode(), "test-patient", report=True)
+    for r in resources_of(b):
+        assert validate(r) == [], (r["resourceType"], validate(r))
+    return b, report
+
+
+def codes(cc):
+    return [(c.get("system"), c.get("code")) for c in (cc or {}).get("coding", [])]
+
+
+def generic(report, template_id):
+    return [i for i in report.issues if i.template_id == template_id
+            and (i.level == "unmapped" or "no specific mapping" in i.reason)]
+
+
+# ------------------------------------------------------------------ DS4P security labels
+def test_security_observations_label_the_annotated_result(validate):
+    path = EX / "General" / "Share With Patient or Proxy" / "Share with Patient or Proxy (C-CDAR2.1).xml"
+    b, report = convert(wrap_fragment(path.read_text(encoding="utf-8-sig")), validate)
+    [dr] = resources_of(b, "DiagnosticReport")
+    assert codes(dr["code"]) == [(LOINC, "89365-1")]
+    # the two Security Observations (445.21) in the result organizer -> its meta.security
+    assert [(c["system"], c["code"]) for c in dr["meta"]["security"]] == [
+        (OBS_VALUE, "NOPAT"), (OBS_VALUE, "NOAUTH")]
+    # no Observation is made of a label
+    assert not [o for o in resources_of(b, "Observation") if "SECCONOBS" in str(o)]
+    assert not generic(report, "2.16.840.1.113883.3.445.21")
+
+
+PRIVACY_ORGANIZER = """<entryRelationship typeCode="COMP"><organizer classCode="CLUSTER" moodCode="EVN">
+  <templateId root="2.16.840.1.113883.3.3251.1.4"/><statusCode code="active"/>
+  <component><observation classCode="OBS" moodCode="EVN"><templateId root="2.16.840.1.113883.3.445.21"/>
+    <templateId root="2.16.840.1.113883.3.445.12"/>
+    <code code="SECCLASSOBS" codeSystem="2.16.840.1.113883.1.11.20457"/>
+    <value xsi:type="CE" code="R" codeSystem="2.16.840.1.113883.5.25"/></observation></component>
+  <component><observation classCode="OBS" moodCode="EVN"><templateId root="2.16.840.1.113883.3.445.21"/>
+    <templateId root="2.16.840.1.113883.3.445.22"/>
+    <code code="SECCONOBS" codeSystem="2.16.840.1.113883.1.11.20457"/>
+    <value xsi:type="CE" code="TREAT" codeSystem="2.16.840.1.113883.5.1063"/></observation></component>
+</organizer></entryRelationship>"""
+
+
+def test_privacy_annotations_organizer_on_an_observation(validate):
+    # Health Status Observation (HL7 guide example) carrying a privacy annotations organizer
+    obs = statement(guide("Health Status Observation"), "observation")
+    obs = obs.replace("</observation>", PRIVACY_ORGANIZER + "</observation>")
+    b, report = convert(wrap_fragment(obs, "11450-4"), validate)
+    [o] = [o for o in resources_of(b, "Observation") if codes(o["code"]) == [(LOINC, "11323-3")]]
+    assert o["meta"]["security"] == [
+        {"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R"},
+        {"system": OBS_VALUE, "code": "TREAT"}]
+    assert not generic(report, "2.16.840.1.113883.3.3251.1.4")
+
+
+def test_document_level_privacy_annotations_label_the_composition(validate):
+    section = ('<section><templateId root="2.16.840.1.113883.3.3251.1.5"/><code code="57017-6" '
+               'codeSystem="2.16.840.1.113883.6.1"/><title>Privacy</title><text>Restricted</text><entry>'
+               + PRIVACY_ORGANIZER.replace("entryRelationship", "x-er").replace("<x-er typeCode=\"COMP\">", "")
+               .replace("</x-er>", "") + "</entry></section>")
+    b, report = convert(wrap_fragment(section), validate)
+    [comp] = resources_of(b, "Composition")
+    assert {c["code"] for c in comp["meta"]["security"]} == {"R", "TREAT"}
+
+
+# ------------------------------------------------------------------ Health Status, Priority Preference
+def test_health_status_observation(validate):
+    b, report = convert(wrap_fragment(statement(guide("Health Status Observation"), "observation")), validate)
+    [o] = resources_of(b, "Observation")
+    assert codes(o["code"]) == [(LOINC, "11323-3")]
+    assert codes(o["valueCodeableConcept"]) == [(SNOMED, "81323004")]
+    assert o["status"] == "final"
+    assert o["subject"] == {"reference": "Patient/test-patient"}
+    assert not generic(report, "2.16.840.1.113883.10.20.22.4.5")
+
+
+def test_priority_preference_standing_alone(validate):
+    b, report = convert(wrap_fragment(statement(guide("Priority Preference"), "observation"), "18776-5"),
+                        validate)
+    [o] = resources_of(b, "Observation")
+    assert o["identifier"] == [{"system": "urn:ietf:rfc:3986",
+                                "value": "urn:uuid:7d66f448-ba82-4291-a9da-9e5db5e58803"}]
+    assert codes(o["code"]) == [(SNOMED, "225773000")]
+    assert codes(o["valueCodeableConcept"]) == [(SNOMED, "394849002")]
+    assert not generic(report, "2.16.840.1.113883.10.20.22.4.143")
+
+
+# ------------------------------------------------------------------ Indication
+def test_indication_standing_alone_is_a_condition(validate):
+    ind = statement(guide("Indication (V2)"), "observation")
+    b, report = convert(wrap_fragment(ind, "8716-3"), validate)
+    [c] = resources_of(b, "Condition")
+    assert codes(c["code"]) == [(SNOMED, "32398004")]                 # value Bronchitis
+    assert c["identifier"] == [{"system": "urn:ietf:rfc:3986",
+                                "value": "urn:uuid:db734647-fc99-424c-a864-7e3cda82e703"}]
+    assert c["category"][0]["coding"][0]["code"] == "problem-list-item"
+    assert not resources_of(b, "Observation")
+    assert not generic(report, "2.16.840.1.113883.10.20.22.4.19")
+
+
+def test_indication_pointing_at_a_problem_in_a_vital_sign(validate):
+    # An Indication in a vital sign (ONC validator documents do this) whose id is a problem's id:
+    # the problem is the Condition; the indication makes nothing of its own and is reported.
+    ind = statement(guide("Indication (V2)"), "observation")
+    ind = re.sub(r"<value .*?/>", "", ind, flags=re.S)
+    problem = f"""<act classCode="ACT" moodCode="EVN"><templateId root="2.16.840.1.113883.10.20.22.4.3"/>
+      <id root="1.2.3.4" extension="concern"/><code code="CONC" codeSystem="2.16.840.1.113883.5.6"/>
+      <statusCode code="active"/><effectiveTime><low value="20120806"/></effectiveTime>
+      <entryRelationship typeCode="SUBJ"><observation classCode="OBS" moodCode="EVN">
+      <templateId root="2.16.840.1.113883.10.20.22.4.4"/><id root="db734647-fc99-424c-a864-7e3cda82e703"/>
+      <code code="55607006" codeSystem="2.16.840.1.113883.6.96"/><statusCode code="completed"/>
+      <effectiveTime><low value="20120806"/></effectiveTime>
+      <value xsi:type="CD" code="32398004" codeSystem="2.16.840.1.113883.6.96" displayName="Bronchitis"/>
+      </observation></entryRelationship></act>"""
+    vital = f"""<observation classCode="OBS" moodCode="EVN"><templateId root="2.16.840.1.113883.10.20.22.4.27"/>
+      <id root="1.2.3.4" extension="hr"/><code code="8867-4" codeSystem="2.16.840.1.113883.6.1"/>
+      <statusCode code="completed"/><effectiveTime value="20120806"/>
+      <value xsi:type="PQ" value="80" unit="/min"/>
+      <entryRelationship typeCode="RSON">{ind}</entryRelationship></observation>"""
+    xml = wrap_fragment(f"<entry>{problem}</entry><entry>{vital}</entry>", "8716-3")
+    b, report = convert(xml, validate)
+    [c] = resources_of(b, "Condition")
+    assert codes(c["code"]) == [(SNOMED, "32398004")]
+    [hr] = [o for o in resources_of(b, "Observation") if codes(o["code"]) == [(LOINC, "8867-4")]]
+    assert hr["valueQuantity"]["value"] == 80
+    assert len(resources_of(b, "Observation")) == 1             # no Observation made of the pointer
+    [w] = [i for i in report.issues if "indication points at" in i.reason]
+    assert f"Condition/{c['id']}" in w.reason and "observation holding it has no element" in w.reason
+
+
+# ------------------------------------------------------------------ Substance Administered Act, Drug Monitoring
+def test_substance_administered_act_is_an_earlier_dose(validate):
+    sa = guide("Substance Administered Act").replace("...", "")
+    sa = sa.replace('<substanceAdministration classCode="SBADM" moodCode="EVN">',
+                    '<substanceAdministration classCode="SBADM" moodCode="EVN" negationInd="false">'
+                    '<templateId root="2.16.840.1.113883.10.20.22.4.52" extension="2015-08-01"/>'
+                    '<id root="1.2.3.4" extension="imm-3"/><statusCode code="completed"/>'
+                    '<effectiveTime value="20000501"/>')
+    sa = sa.replace("<consumable>", "<consumable><manufacturedProduct classCode=\"MANU\">"
+                    "<manufacturedMaterial>").replace("</consumable>",
+                                                      "</manufacturedMaterial></manufacturedProduct></consumable>")
+    b, report = convert(wrap_fragment(sa, "11369-6"), validate)
+    imms = {i["occurrenceDateTime"]: i for i in resources_of(b, "Immunization")}
+    assert set(imms) == {"2000-05-01", "1999-11-01"}
+    earlier = imms["1999-11-01"]                                   # the act's effectiveTime
+    assert codes(earlier["vaccineCode"]) == [("http://hl7.org/fhir/sid/cvx", "43")]
+    assert earlier["protocolApplied"] == [{"doseNumberPositiveInt": 2}]   # sequenceNumber
+    assert earlier["status"] == "completed"
+    assert earlier["identifier"] == [{"system": "urn:ietf:rfc:3986",
+                                      "value": "urn:uuid:df8908d0-40f2-11e3-aa6e-0800200c9a66"}]
+    assert not generic(report, "2.16.840.1.113883.10.20.22.4.118")
+
+
+def test_drug_monitoring_act(validate):
+    act = statement(guide("Drug Monitoring Act"), "act")
+    b, report = convert(wrap_fragment(act, "18776-5"), validate)
+    [sr] = resources_of(b, "ServiceRequest")
+    assert codes(sr["code"]) == [(SNOMED, "395170001")]
+    assert sr["occurrencePeriod"] == {"start": "2013-06-15", "end": "2013-07-15"}
+    assert sr["intent"] == "plan"                                  # moodCode INT
+    [who] = [resolve(b, r) for r in sr["performer"]]                # participant RESP
+    assert who["resourceType"] == "Practitioner"
+    assert who["name"] == [{"family": "Larry", "given": ["Listener"], "prefix": ["DR"]}]
+    assert not generic(report, "2.16.840.1.113883.10.20.22.4.123")
+
+
+# ------------------------------------------------------------------ wounds (Referral Note, Physical Exam)
+def test_wound_and_pressure_ulcer_observations(validate):
+    path = EX / "Documents" / "Referral Note" / "Referral_Note.xml"
+    b, report = convert(path.read_text(encoding="utf-8-sig"), validate)
+    obs = {codes(o["code"])[0][1]: o for o in resources_of(b, "Observation") if o.get("code", {}).get("coding")}
+    assert obs["401239006"]["valueQuantity"] == {"value": 1, "unit": "[in_i]",
+                                                 "system": "http://unitsofmeasure.org", "code": "[in_i]"}
+    assert obs["401238003"]["valueQuantity"]["value"] == 2          # Wound Measurement 4.133
+    assert obs["75277-4"]["valueInteger"] == 3                      # Number of Pressure Ulcers 4.76
+    assert codes(obs["420905001"]["valueCodeableConcept"]) == [(SNOMED, "421306004")]   # 4.77
+    # Longitudinal Care Wound Observation 4.114 (a Problem Observation of a wound) -> Condition
+    [wound] = [c for c in resources_of(b, "Condition")
+               if {"system": "urn:ietf:rfc:3986", "value": "urn:uuid:ab1791b0-5c71-11db-b0de-0800200c9a66"}
+               in c["identifier"] and "425144005" in str(c["code"])]
+    assert wound["clinicalStatus"]["coding"][0]["code"] == "active"
+    for tid in ("4.114", "4.133", "4.134", "4.76", "4.77"):
+        assert not generic(report, "2.16.840.1.113883.10.20.22." + tid), tid
+
+
+# ------------------------------------------------------------------ whole corpus
+LONG_TAIL = {"2.16.840.1.113883.3.445.21", "2.16.840.1.113883.3.3251.1.4", "2.16.840.1.113883.10.20.22.4.19",
+             "2.16.840.1.113883.10.20.22.4.5", "2.16.840.1.113883.10.20.22.4.143",
+             "2.16.840.1.113883.10.20.22.4.118", "2.16.840.1.113883.10.20.22.4.123",
+             "1.2.840.114350.1.72.3.7", "1.2.840.114350.1.72.6.1", "2.16.840.1.113883.10.20.1.56",
+             "2.16.840.1.113883.10.20.1.44", "2.16.840.1.113883.10.20.22.4.86"}
+
+
+@needs_corpus
+def test_corpus_long_tail_templates_are_mapped():
+    left = Counter()
+    for p in corpus_documents():
+        try:
+            _, report = ccda2fhir.convert(p.read_bytes(), "x", report=True)
+        except ccda2fhir.ConversionError:
+            continue
+        for i in report.issues:
+            if i.template_id in LONG_TAIL and "no specific mapping" in i.reason:
+                left[i.template_id] += 1
+    assert not left, left
+
+
+@needs_corpus
+def test_r11_social_history_status_is_a_component(validate):
+    path = CORPUS / "chb-sample-ccdas" / "Greenway Samples" / "26562_ExportSummary_CCDA.xml"
+    b, report = ccda2fhir.convert(path.read_bytes(), "x", report=True)
+    smoking = [o for o in resources_of(b, "Observation")
+               if (o.get("valueCodeableConcept") or {}).get("coding", [{}])[0].get("code") == "428041000124106"]
+    assert smoking
+    for o in smoking:
+        assert validate(o) == []
+        assert {"code": {"coding": [{"system": LOINC, "code": "33999-4", "display": "Status"}], "text": "Status"},
+                "valueCodeableConcept": {"coding": [{"system": SNOMED, "code": "55561003", "display": "active"}],
+                                         "text": "active"}} in o["component"]
+    assert not generic(report, "2.16.840.1.113883.10.20.1.56")
+
+
+@needs_corpus
+def test_epic_goal_type_is_a_goal_category(validate):
+    docs = [p for p in corpus_documents() if b'1.2.840.114350.1.72.6.1"' in p.read_bytes()]
+    assert docs
+    b, report = ccda2fhir.convert(docs[0].read_bytes(), "x", report=True)
+    cats = [c for g in resources_of(b, "Goal") for c in g.get("category", [])]
+    assert {"system": "urn:oid:1.2.840.114350.1.72.1.9", "code": "8"} in [
+        {k: v for k, v in c["coding"][0].items() if k != "display"} for c in cats]
+    for g in resources_of(b, "Goal"):
+        assert validate(g) == []
+    assert not generic(report, "1.2.840.114350.1.72.6.1")
