@@ -41,8 +41,11 @@ def test_implant_with_udi_organizer(validate):
     assert device["expirationDate"] == "2022-10-15"
     assert device["status"] == "active"
     # the source status observation kept as written beside the FHIR status
-    (prop,) = device["property"]
-    assert prop["type"]["coding"][0]["code"] == "C160939"
+    # (and the safety observations with the question each answers: see PROPERTY_OBS)
+    props = {p["type"]["coding"][0]["code"]: p for p in device["property"]}
+    assert set(props) >= {"C160939", "C160938", "C106044"}      # status, latex, MRI safety
+    assert props["C106044"]["valueCode"][0]["coding"][0]["code"] == "C113844"
+    prop = props["C160939"]
     assert prop["valueCode"][0]["coding"][0] == {"system": "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl",
                                                  "code": "C45329", "display": "Active"}
     assert device["type"]["coding"] == [{"system": SNOMED, "code": "2282003", "display": "Breast Implant"}]

@@ -166,16 +166,22 @@ def allergy_clinical_status(src, parents) -> dict | None:
         return None
     status_obs = _first(src, concern, STATUS)
     c = None
+    written = []
     if status_obs:
         value = _cd(status_obs)
         c = concept(value, "AllergyStatus") or concept(value, "AllergyStatusExtra")
+        # Our choice: the Allergy Status value as written (e.g. SNOMED 55561003 Active) follows
+        # the FHIR code as a translation of the same concept (the required binding is met by
+        # the first coding).
+        written = (codeable_concept(value) or {}).get("coding", []) if c else []
     if c is None:
         c = concept(status_code(concern), "AllergyConcernStatus") if concern else None
         if _abated(src) and (c is None or c["code"] == "active"):
             c = concept("413322009", "AllergyStatus")
     if c is None:
         c = concept("55561003", "AllergyStatus")
-    return {"coding": [{"system": CLINICAL, "code": c["code"], "display": c.get("display")}]}
+    coding = [{"system": CLINICAL, "code": c["code"], "display": c.get("display")}]
+    return {"coding": coding + [w for w in written if w not in coding]}
 
 
 # ---------------------------------------------------------------- type, category
@@ -417,9 +423,18 @@ def allergy_notes(src, parents) -> list[dict]:
 
 
 @template_global
-def allergy_abatement(src) -> list[dict]:
-    """The allergyintolerance-abatement extension from effectiveTime/high (IG CF-allergies)."""
+def allergy_abatement(src, parents=None) -> list[dict]:
+    """The allergyintolerance-abatement extension from effectiveTime/high (IG CF-allergies).
+    When the observation gives none, a completed Allergy Concern Act's effectiveTime/high (our
+    choice, as for problems: a concern is completed when its allergy no longer is; an active
+    concern's end says nothing about the allergy, nor does any end when an Allergy Status
+    Observation still says active)."""
     eff = one(src.get("effectiveTime"))
     high = datetime(eff.get("high")) if isinstance(eff, dict) else None
+    concern = _concern(parents) if parents else None
+    if not high and concern and status_code(concern) == "completed" \
+            and ((allergy_clinical_status(src, parents) or {}).get("coding") or [{}])[0].get("code") != "active":
+        ceff = one(concern.get("effectiveTime"))
+        high = datetime(ceff.get("high")) if isinstance(ceff, dict) else None
     return [{"url": ABATEMENT, "valueDateTime": high}] if high else []
 

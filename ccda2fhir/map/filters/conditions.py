@@ -124,10 +124,11 @@ def condition_clinical_status(src, concern, status_obs) -> dict | None:
     inactive. With no status anywhere, the effectiveTime decides (peers agree):
     resolved when it has an end, else active.
     """
-    code = None
+    code = source = None
     if status_obs:
         c = concept(one(status_obs.get("value")), "ProblemStatus")
         code = c["code"] if c else None
+        source = code
     if not code and concern:
         c = concept(status_code(concern), "ConditionClinicalStatus")
         code = c["code"] if c else None
@@ -136,7 +137,14 @@ def condition_clinical_status(src, concern, status_obs) -> dict | None:
         code = "resolved" if abated else "active"
     elif abated and code in ("active", "recurrence", "relapse"):
         code = "inactive"
-    return {"coding": [{"system": CLINICAL, "code": code}]}
+    coding = [{"system": CLINICAL, "code": code}]
+    if source and source == code:
+        # Our choice: the Problem Status value as written (e.g. SNOMED 55561003 Active) follows
+        # the FHIR code as a translation of the same concept (the required binding is met by the
+        # first coding); left out when the abatement rule changed the status it states.
+        written = codeable_concept(one(status_obs.get("value"))) or {}
+        coding += [c for c in written.get("coding", []) if c not in coding]
+    return {"coding": coding}
 
 
 @template_global

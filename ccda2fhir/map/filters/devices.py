@@ -349,18 +349,27 @@ def grouped_entries(src, parents, section) -> list[dict]:
     return out
 
 
+# Coded device observations kept as Device.property (type = the observation's code, valueCode =
+# its coded value): the Implantable Device Status (4.305) and the UDI Organizer's Device Status
+# (4.306, FHIR device-status codes), beside the Device.status they map to; the Latex (4.314) and
+# MRI (4.318) Safety observations, whose value also goes to Device.safety but whose code (which
+# safety question it answers) has no other home there. Our choice: the UDI field observations
+# (DI, lot, serial, dates, distinct id) are not repeated here, their values having dedicated
+# Device elements and their codes only naming the field.
+PROPERTY_OBS = (DEVICE_STATUS_OBS, "2.16.840.1.113883.10.20.22.4.306") + SAFETY_OBS
+
+
 @template_global
 def device_properties(stmt, role=None) -> list[dict]:
-    """property: the Implantable Device Status Observation as it was written (its code and NCI
-    value), beside the FHIR Device.status it maps to, so the source status is not reduced to
-    the FHIR enum alone."""
+    """property: the device status and safety observations as they were written (their code and
+    coded value; see PROPERTY_OBS), so the source is not reduced to the FHIR enums alone."""
     out = []
     holders = [stmt, _udi_organizer(stmt) if stmt else None]
     if role is not None and has_template(role, UDI_ORGANIZER):
         holders.append(role)
     for holder in holders:
         for c in children(holder or {}):
-            if has_template(c, DEVICE_STATUS_OBS):
+            if has_template(c, *PROPERTY_OBS):
                 kind, value = codeable_concept(c.get("code")), codeable_concept(one(c.get("value")))
                 if kind and value:
                     prop = {"type": kind, "valueCode": [value]}

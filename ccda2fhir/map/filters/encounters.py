@@ -303,3 +303,32 @@ def encounter_destination(src) -> dict | None:
             if ref:
                 return ref
     return None
+
+
+def _when(stmt) -> tuple:
+    from .dates import datetime, end, start
+    eff = one((stmt or {}).get("effectiveTime"))
+    return (datetime(eff), start(eff), end(eff))
+
+
+@template_global
+def encounter_key(src) -> str | None:
+    """The Encounter's key: its ids (header and body renderings of one encounter are one
+    resource). Our choice: when the document gives the same id to other Encounter Activities
+    with a different time (senders that reuse one id for every visit: the EMERGE samples), an
+    id cannot name them all; each visit stays its own Encounter, keyed by its ids and its time
+    (the header's encounter keeps the plain key: it merges with the body encounter holding it)."""
+    from .identifiers import id_key
+    key = id_key((src or {}).get("id"))
+    if not key or not isinstance(src, dict) or not src.get("effectiveTime"):
+        return key
+    from ..conversion import current
+    header = (current().header.get("componentOf") or {}).get("encompassingEncounter")
+    if src is header:
+        return key
+    mine = _when(src)
+    for other in _same_encounters(src):
+        # the header's encompassingEncounter is the same encounter whatever time it gives
+        if other is not header and other.get("effectiveTime") and _when(other) != mine:
+            return f"{key} {'|'.join(str(x) for x in mine)}"
+    return key

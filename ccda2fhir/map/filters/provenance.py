@@ -36,3 +36,26 @@ def authored_at(authors) -> str | None:
     from .participants import latest_author
     a = latest_author(authors)
     return recorded(one(a).get("time")) if isinstance(one(a), dict) else None
+
+
+PRIORITY_PREFERENCE = "2.16.840.1.113883.10.20.22.4.143"
+
+
+@template_global
+def consumed_provenance(src, *template_ids) -> None:
+    """A Provenance for the authors of the nested statements (by templateId; default: Priority
+    Preference 4.143) that the resource being rendered takes into itself (its route absorbs
+    them, so no resource of theirs carries their own Provenance). Our choice, as the IG's
+    'author -> Provenance': the authoring (who, when) of that part of the resource is kept,
+    targeting the resource that holds it; made when the author gives a time and a known agent,
+    like the engine's per-statement Provenance. Returns nothing (use in ``{% set _ = ... %}``)."""
+    from ..conversion import current
+    from .navigation import children, has_template
+    tids = template_ids or (PRIORITY_PREFERENCE,)
+    for child in children(src or {}):
+        if not has_template(child, *tids) or not child.get("author"):
+            continue
+        when, agents = authored_at(child["author"]), author_agents(child["author"])
+        if when and agents:
+            current().emit_after("resource/EntryProvenance", "target", recorded=when, agents=agents)
+    return None
