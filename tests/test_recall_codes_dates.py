@@ -194,3 +194,27 @@ def test_absorbed_priority_preference_author_becomes_provenance(validate):
     assert validate(prov) == []
     who = resolve(bundle, prov["agent"][0]["who"])
     assert who["name"][0]["family"] == "Prefers"
+
+
+def _visit(code: str, when: str) -> str:
+    return f"""<entry><encounter classCode="ENC" moodCode="EVN">
+  <templateId root="2.16.840.1.113883.10.20.22.4.49" extension="2015-08-01"/>
+  <id root="2a620155-9d11-439e-92b3-5d9815ff4de8"/>
+  <code code="{code}" codeSystem="2.16.840.1.113883.6.12"/>
+  <statusCode code="completed"/><effectiveTime value="{when}"/>
+</encounter></entry>"""
+
+
+def test_encounters_sharing_one_id_but_not_one_time_stay_apart(validate):
+    """Senders that reuse one id for every visit (the EMERGE samples): each visit is kept."""
+    section = ('<section><code code="46240-8" codeSystem="2.16.840.1.113883.6.1"/><title>Encounters</title>'
+               + _visit("99212", "20100331") + _visit("99213", "20100606") + _visit("99213", "20100606")
+               + "</section>")
+    bundle = convert(section, "46240-8")
+    encounters = resources_of(bundle, "Encounter")
+    assert all(validate(e) == [] for e in encounters)
+    # two visits (the third repeats the second: same id and time -> the same Encounter)
+    assert sorted(e["period"]["start"] for e in encounters) == ["2010-03-31", "2010-06-06"]
+    assert all(e["identifier"] == [{"system": "urn:ietf:rfc:3986",
+                                    "value": "urn:uuid:2a620155-9d11-439e-92b3-5d9815ff4de8"}]
+               for e in encounters)
