@@ -263,3 +263,37 @@ def test_epic_goal_type_is_a_goal_category(validate):
     for g in resources_of(b, "Goal"):
         assert validate(g) == []
     assert not generic(report, "1.2.840.114350.1.72.6.1")
+
+
+@needs_corpus
+def test_dir_findings_and_procedure_context(validate):
+    path = CORPUS / "chb-sample-ccdas" / "HL7 Samples" / "DIR.sample.xml"
+    b, report = ccda2fhir.convert(path.read_bytes(), "x", report=True)
+    DCM = "http://dicom.nema.org/resources/ontology/DCM"
+    obs = {codes(o["code"])[0]: o for o in resources_of(b, "Observation") if o["code"].get("coding")}
+    impression = obs[(DCM, "121073")]                       # Text Observation 6.2.12, value ED -> narrative
+    assert impression["valueString"].startswith("No acute cardiopulmonary process.")
+    size = obs[(SNOMED, "246120007")]                        # Quantity Measurement 6.2.14
+    assert size["valueQuantity"] == {"value": 45, "unit": "mm", "system": "http://unitsofmeasure.org",
+                                     "code": "mm"}
+    assert size["effectiveDateTime"] == "2006-08-23"         # 20060823223912 (no offset -> date)
+    [proc] = [p for p in resources_of(b, "Procedure") if "70548" in str(p["code"])]   # Procedure Context 6.2.5
+    assert proc["performedDateTime"] == "2006-08-23"
+    for r in (impression, size, proc):
+        assert validate(r) == []
+    for tid in ("6.2.12", "6.2.14", "6.2.5"):
+        assert not generic(report, "2.16.840.1.113883.10.20." + tid), tid
+    # DICOM Object Catalog Study Act 6.2.6 -> ImagingStudy with its series and SOP instances
+    [study] = resources_of(b, "ImagingStudy")
+    assert validate(study) == []
+    assert study["identifier"] == [{"system": "urn:dicom:uid",
+                                    "value": "urn:oid:1.2.840.113619.2.62.994044785528.114289542805"}]
+    [series] = study["series"]
+    assert series["uid"] == "1.2.840.113619.2.62.994044785528.20060823223142485051"
+    assert series["modality"]["code"] == "CR" and series["modality"]["system"] == DCM
+    assert [i["uid"] for i in series["instance"]] == [
+        "1.2.840.113619.2.62.994044785528.20060823.200608232232322.3",
+        "1.2.840.113619.2.62.994044785528.20060823.200608232231422.3"]
+    assert series["instance"][0]["sopClass"] == {"system": "urn:ietf:rfc:3986",
+                                                 "code": "urn:oid:1.2.840.10008.5.1.4.1.1.1"}
+    assert study["numberOfInstances"] == 2

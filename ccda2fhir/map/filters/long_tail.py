@@ -321,3 +321,56 @@ def responsible_parties(src) -> list[dict]:
         if ref and ref not in out:
             out.append(ref)
     return out
+
+
+SOP_INSTANCE = "2.16.840.1.113883.10.20.6.2.8"
+DCM_UID = "1.2.840.10008.2.6.1"
+
+
+def _uid(stmt) -> str | None:
+    for ii in many((stmt or {}).get("id")):
+        if isinstance(ii, dict) and ii.get("root") and not ii.get("extension") and not ii.get("nullFlavor"):
+            return ii["root"]
+    return None
+
+
+@template_global
+def imaging_series(study) -> list[dict]:
+    """ImagingStudy.series from a DIR Study Act's Series Acts (code 113015; id root = series UID,
+    code qualifier Modality (121139) value = modality) and their SOP Instance Observations (6.2.8:
+    id root = SOP instance UID, code = SOP class UID). A series with no UID or no modality
+    (both required by FHIR) is reported and left out."""
+    from .codes import coding
+    conv = _conv()
+    out = []
+    for rel in many((study or {}).get("entryRelationship")):
+        el, series = statement_of(rel)
+        if el != "act" or series is None:
+            continue
+        uid = _uid(series)
+        code = one(series.get("code")) or {}
+        modality = None
+        for q in many(code.get("qualifier")):
+            if isinstance(q, dict) and (one(q.get("name")) or {}).get("code") == "121139":
+                modality = coding(one(q.get("value")))
+        if not uid or not modality:
+            conv.warn("DICOM series without a UID or a modality: not kept", level="partial",
+                      line=series.get("_line"))
+            continue
+        instances = []
+        for r2 in many(series.get("entryRelationship")):
+            el2, sop = statement_of(r2)
+            if sop is None or SOP_INSTANCE not in template_ids(sop):
+                continue
+            sop_uid = _uid(sop)
+            cls = one(sop.get("code")) or {}
+            if sop_uid and cls.get("code"):
+                inst = {"uid": sop_uid, "sopClass": {"system": "urn:ietf:rfc:3986",
+                                                     "code": "urn:oid:" + cls["code"]}}
+                if cls.get("displayName"):
+                    inst["title"] = cls["displayName"]
+                instances.append(inst)
+        s = {"uid": uid, "modality": modality, "numberOfInstances": len(instances) or None,
+             "instance": instances or None}
+        out.append({k: v for k, v in s.items() if v is not None})
+    return out
