@@ -143,6 +143,8 @@ def test_concern_with_only_entry_references(validate):
     assert hc["identifier"] == [{"system": "urn:oid:1.2.3", "value": "hc2"}]
     assert codes(hc["code"]) == [("http://loinc.org", "75310-3")]
     assert hc["clinicalStatus"]["coding"][0]["code"] == "inactive"           # concern completed
-    [ev] = hc["evidence"][0]["detail"]
+    # the entry in the document is resolved; the one not in it stays a logical reference (its id)
+    [ev, elsewhere] = hc["evidence"][0]["detail"]
     assert ("http://snomed.info/sct", "38341003") in codes(resolve(b, ev)["code"])
+    assert elsewhere == {"identifier": {"system": "urn:oid:1.2.3", "value": "not-in-document"}}
     assert not rep.unmapped()

@@ -39,9 +39,12 @@ def condition_category(section, parents, category=None) -> dict:
 
 
 # Acts that wrap problem observations and carry the concern's own identity.
+# Concern acts whose ids also identify the Condition made from the problem they hold. Risk
+# Concern Act 4.136 is a concern act like the Health Concern Act (same route): its ids name the
+# risk concern the Condition is.
 WRAPPERS = ("2.16.840.1.113883.10.20.22.4.3", "2.16.840.1.113883.10.20.1.27",
             "1.3.6.1.4.1.19376.1.5.3.1.4.5.2", "2.16.840.1.113883.10.20.22.4.80", HEALTH_CONCERN_ACT,
-            "2.16.840.1.113883.10.20.22.4.34")
+            "2.16.840.1.113883.10.20.22.4.34", "2.16.840.1.113883.10.20.22.4.136")
 
 
 @template_global

@@ -138,9 +138,11 @@ def goal_addresses(src) -> list[dict]:
     when the target is mapped to an addressable resource in this document."""
     from .plans import entry_reference_refs, refs_to_statements
     from .navigation import children
+    # Entry References to entries not in this document stay as logical references (identifier
+    # only): Goal.addresses is the goal's link to what it addresses, whatever document holds it.
     out = [r for r in entry_reference_refs(src, ("Condition", "Observation", "MedicationStatement",
-                                                 "ServiceRequest"))
-           if r["reference"].split("/")[0] in _ADDRESSABLE]
+                                                 "ServiceRequest"), logical=True)
+           if "reference" not in r or r["reference"].split("/")[0] in _ADDRESSABLE]
     for child in children(src, "RSON"):
         if "2.16.840.1.113883.10.20.22.4.122" in [t.get("root") for t in many(child.get("templateId"))]:
             continue

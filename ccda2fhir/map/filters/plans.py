@@ -211,14 +211,57 @@ def statements_pointing_at(ids, templates) -> list[tuple]:
     return out
 
 
+def _names_a_statement(ids, exclude=None) -> bool:
+    """Whether one of these ids is the id of a statement of this document (other than pointers:
+    Entry References, Indications, and ``exclude``)."""
+    idx = _index(_conv())
+    for ii in many(ids):
+        k = ii_key(ii)
+        for _s, _e, stmt, _p in idx.get(k, ()) if k else ():
+            if stmt is not exclude and not set(template_ids(stmt)) & {ENTRY_REFERENCE, INDICATION}:
+                return True
+    return False
+
+
+def _nests_statements(stmt) -> bool:
+    """Whether a statement holds statements of its own (an Encounter Diagnosis act misusing the
+    Indication templateId is such a wrapper, not a pointer)."""
+    return any(statement_of(rel)[1] is not None
+               for rel in many(stmt.get("entryRelationship")) + many(stmt.get("component")))
+
+
+def logical_ref(ids, exclude=None) -> dict | None:
+    """A FHIR logical reference ({"identifier": ...}, no "reference") to the entry these ids name,
+    when that entry is NOT in this document: the FHIR-native way to keep a pointer to something
+    recorded elsewhere (R4 Reference.identifier). None when the entry is in the document (its own
+    resource carries the ids; a reference to it is made by resolution, or deliberately not made)
+    or when no id identifies anything. No Reference.type: the pointer (code nullFlavor NP) does
+    not say what kind of entry it names."""
+    from .identifiers import identifier
+    if _names_a_statement(ids, exclude):
+        return None
+    for ii in many(ids):
+        ident = identifier(ii)
+        if ident:
+            return {"identifier": ident}
+    return None
+
+
 @template_global
-def entry_reference_refs(src, types=None) -> list[dict]:
-    """References for the Entry Reference acts (4.122) nested in a statement."""
+def entry_reference_refs(src, types=None, logical=False) -> list[dict]:
+    """References for the Entry Reference acts (4.122) nested in a statement. With ``logical``, an
+    Entry Reference to an entry that is not in this document becomes a logical reference (its id
+    as Reference.identifier) instead of being lost; use it only where the holder's element is a
+    Reference that may name any such entry (Goal.addresses, Condition.evidence.detail)."""
     from .navigation import related
     out = []
     for act in related(src, ENTRY_REFERENCE):
         for ref in refs_to_statements(act.get("id"), types, exclude=act):
             if ref not in out:
+                out.append(ref)
+        if logical:
+            ref = logical_ref(act.get("id"), exclude=act)
+            if ref and ref not in out:
                 out.append(ref)
     return out
 
@@ -253,6 +296,14 @@ def indication_reasons(src) -> dict:
             made = current().emit("resource/Indication", src=obs, parents=[src])
             if made and made not in refs:
                 refs.append(made)
+        elif not (cc and cc.get("coding")) and not _nests_statements(obs):
+            # Choice: an indication with no coded problem (value absent or nullFlavor) is only a
+            # pointer by id to the problem that is the reason (C-CDA 4.19: its id may equal the
+            # problem's id). When that problem is not in this document, keep the pointer as a
+            # logical reference (Reference.identifier); its text/code, if any, stays in reasonCode.
+            ref = logical_ref(obs.get("id"), exclude=obs)
+            if ref and ref not in refs:
+                refs.append(ref)
     codes = []
     for c in reasons(src) + indications(src):
         if c not in resolved_codes and c not in codes:
@@ -485,3 +536,33 @@ def health_concern_clinical_status(src) -> dict:
     c = concept(status_code(src), "ConditionClinicalStatus")
     code = c["code"] if c else "active"
     return {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": code}]}
+
+
+_CONCERN_ACTS = ("2.16.840.1.113883.10.20.22.4.132", "2.16.840.1.113883.10.20.22.4.136")
+
+
+@template_global
+def concern_evidence(src, parents) -> list[dict]:
+    """Condition.evidence.detail for the Problem Observation a Health / Risk Concern Act holds:
+    when it is the act's only Problem Observation, the Condition is that concern (it carries the
+    act's ids, conditions.WRAPPERS), so the act's Entry References are its evidence, as for an act
+    standing alone (resource/HealthConcernAct); targets not in the document as logical references.
+    An Entry Reference naming the observation itself is left out (no self-evidence)."""
+    from .navigation import related
+    concern = one(parents)
+    if not isinstance(concern, dict) or not set(template_ids(concern)) & set(_CONCERN_ACTS):
+        return []
+    if len(related(concern, *_PROBLEM_OBS)) != 1:
+        return []
+    own = {ii_key(ii) for ii in many((src or {}).get("id"))} - {None}
+    out = []
+    for act in related(concern, ENTRY_REFERENCE):
+        if own & {ii_key(ii) for ii in many(act.get("id"))}:
+            continue
+        for ref in refs_to_statements(act.get("id"), exclude=act):
+            if ref not in out:
+                out.append(ref)
+        ref = logical_ref(act.get("id"), exclude=act)
+        if ref and ref not in out:
+            out.append(ref)
+    return out
