@@ -218,10 +218,14 @@ def owner_component(src, parents) -> bool:
     holder = _annotated(parents)
     if holder is None or holder is not one(parents) or _ELEMENT_BY_CLASS.get(holder.get("classCode")) != "observation":
         return False
+    from .codes import codeable_concept
     comp = {"code": obs_code(src), **obs_value(src)}
     comp = {k: v for k, v in comp.items() if v not in (None, "", [], {})}
     if len(comp) < 2:
         return False
+    interp = [c for c in (codeable_concept(x) for x in many(src.get("interpretationCode"))) if c]
+    if interp:
+        comp["interpretation"] = interp
     conv = _conv()
     where = dict(conv.where)
 
