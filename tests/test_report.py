@@ -79,3 +79,18 @@ def test_a_wrapper_act_lends_its_ids_to_the_one_resource_it_holds():
                                  {"system": "urn:ietf:rfc:3986", "value": "urn:uuid:6b7689c8-7636-11eb-80de-0050568b6b1a"}]
     [obs] = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"]
     assert obs["identifier"] == [{"system": "urn:oid:1.2.3", "value": "o-1"}]  # a nullFlavor id lends nothing
+
+
+def test_engine_tells_which_resource_a_statement_became_and_waits_for_one_still_rendering():
+    from ccda2fhir.map.conversion import Conversion
+    doc = {"header": {}, "narrative": {}, "sections": [], "body": None}
+    stmt = {"templateId": [{"root": "2.16.840.1.113883.10.20.22.4.4"}], "id": [{"root": "1.2.3", "extension": "x"}],
+            "value": [{"xsi_type": "CD", "code": "233604007", "codeSystem": "2.16.840.1.113883.6.96"}]}
+    seen = []
+    with Conversion(doc, "p") as conv:
+        assert conv.resource_of(stmt) is None
+        conv.when_made(stmt, lambda res: seen.append(res["resourceType"]))
+        ref = conv.emit("resource/Condition", src=stmt, parents=[], element="observation")
+        assert conv.resource_of(stmt) == ref and seen == ["Condition"]
+        conv.when_made(stmt, lambda res: seen.append(res["id"]))  # already made: at once
+        assert seen == ["Condition", ref["reference"].split("/")[1]]

@@ -71,6 +71,8 @@ class Conversion:
         self.encounter: dict | None = None        # the header's encompassingEncounter, once made
         self._memo: dict = {}                     # (template, variables' identities) -> Reference
         self._after: list[list] = []              # per rendering in progress: emits waiting for it
+        self._made_from: dict[int, dict] = {}     # id(statement) -> Reference of the resource made of it
+        self._on_made: dict[int, list] = {}       # id(statement) -> callbacks waiting for that resource
 
     def __enter__(self) -> "Conversion":
         self._token = _CURRENT.set(self)
@@ -133,11 +135,44 @@ class Conversion:
             return None
         one_per_choice(res)
         ref = self.add(res, key)
+        self._record_made(template, variables, ref)
         src = variables.get("src")
         if isinstance(src, dict) and src.get("author") and template.startswith("resource/") \
                 and template != "resource/EntryProvenance":
             self._provenance(src["author"], ref)
         return ref
+
+    # Resources are made inside-out (a template maps what it nests while it renders), so a nested
+    # statement may need the resource its holder becomes before that resource exists.
+    _NOT_THE_STATEMENT = frozenset({"resource/EntryProvenance", "document/Provenance",
+                                    "document/SourceDocument"})
+
+    def _record_made(self, template: str, variables: dict, ref: dict) -> None:
+        src = variables.get("src")
+        if not isinstance(src, dict) or template in self._NOT_THE_STATEMENT:
+            return
+        key = id(src)
+        # the rendering the dispatcher asked for (it passes `element`) names the statement's
+        # resource; other templates rendered over it (a Medication from a substanceAdministration)
+        # only when nothing else did
+        if "element" in variables or key not in self._made_from:
+            self._made_from[key] = ref
+        for fn in self._on_made.pop(key, ()):
+            fn(self.resources[ref["reference"]])
+
+    def resource_of(self, stmt) -> dict | None:
+        """The Reference of the resource made from this statement (or the header), if any yet."""
+        ref = self._made_from.get(id(stmt)) if isinstance(stmt, dict) else None
+        return dict(ref) if ref else None
+
+    def when_made(self, stmt: dict, fn) -> None:
+        """Call ``fn(resource)`` with the resource made from ``stmt``: now if it exists, else as
+        soon as it is made (a statement still rendering)."""
+        ref = self.resource_of(stmt)
+        if ref:
+            fn(self.resources[ref["reference"]])
+        else:
+            self._on_made.setdefault(id(stmt), []).append(fn)
 
     def _provenance(self, authors, ref: dict) -> None:
         """A Provenance for a statement's authors (IG: author -> Provenance), when they say when:

@@ -9,7 +9,6 @@
 """
 from __future__ import annotations
 
-import weakref
 
 from ...assemble.ids import canonical
 from .codes import coding
@@ -27,21 +26,8 @@ def _conv():
 
 
 def resource_of(stmt) -> dict | None:
-    """The Reference of the resource already made from ``stmt``, if any: the one its route made
-    (rendered with the ``element`` variable the dispatcher passes) before any other template
-    rendered over it (a Medication from a substanceAdministration, ...)."""
-    if not isinstance(stmt, dict):
-        return None
-    conv = _conv()
-    wanted = ("src", ("obj", id(stmt)))
-    found = None
-    for key, ref in conv._memo.items():
-        if ref and key[0].startswith("resource/") and key[0] != "resource/EntryProvenance" \
-                and wanted in key[1:]:
-            if any(k[0] == "element" for k in key[1:]):
-                return dict(ref)
-            found = found or dict(ref)
-    return found
+    """The Reference of the resource already made from ``stmt``, if any (the engine keeps it)."""
+    return _conv().resource_of(stmt)
 
 
 def _labels(stmt) -> list[dict]:
@@ -57,31 +43,6 @@ def _labels(stmt) -> list[dict]:
                 if c not in out:
                     out.append(c)
     return out
-
-
-class _Watched(dict):
-    """The conversion's resources, telling pending annotations each time one is added: a
-    statement that maps its nested statements while it renders (the Observation templates do)
-    becomes a resource only after its annotations were visited."""
-
-    def __setitem__(self, key, value) -> None:
-        super().__setitem__(key, value)
-        _flush(_conv())
-
-
-_PENDING: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-def _flush(conv) -> None:
-    pending = _PENDING.get(conv)
-    if not pending:
-        return
-    for item in list(pending):
-        owner, apply = item
-        res = _resource(owner)
-        if res is not None:
-            pending.remove(item)
-            apply(res)
 
 
 _ELEMENT_BY_CLASS = {"OBS": "observation", "ACT": "act", "CLUSTER": "organizer",
@@ -115,15 +76,7 @@ def _annotated(parents) -> dict | None:
     return None
 
 
-DOCUMENT = "document"
-
-
 def _resource(stmt) -> dict | None:
-    if stmt is DOCUMENT:
-        for ref, res in _conv().resources.items():
-            if ref.startswith("Composition/"):
-                return res
-        return None
     ref = resource_of(stmt)
     return _conv().resources.get(ref["reference"]) if ref else None
 
@@ -149,8 +102,8 @@ def apply_security_labels(src, parents) -> dict:
     owner = _annotated(parents)
     if owner is None:
         # Standing alone in a section (DS4P 'Security and Privacy Prohibitions'): the labels are
-        # the document's -> meta.security of the Composition, once it is made.
-        owner = DOCUMENT
+        # the document's -> meta.security of the Composition (made from the header), once it is made.
+        owner = conv.header
     res = _resource(owner)
     if res is not None:
         _label(res, labels)
@@ -162,9 +115,7 @@ def apply_security_labels(src, parents) -> dict:
 
 def _defer(conv, owner: dict, apply) -> None:
     """Run ``apply(resource)`` once the statement ``owner`` (rendering now) has become one."""
-    _PENDING.setdefault(conv, []).append((owner, apply))
-    if not isinstance(conv.resources, _Watched):
-        conv.resources = _Watched(conv.resources)
+    conv.when_made(owner, apply)
 
 
 @template_global
