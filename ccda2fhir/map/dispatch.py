@@ -42,6 +42,17 @@ def map_section(conv: Conversion, section: dict) -> list[dict]:
     return conv.entry_refs
 
 
+def map_nested(conv: Conversion, element: str, stmt: dict, parents: list) -> int:
+    """Map a statement nested in one a template is rendering (and does not consume itself) by its
+    own route, in the current section; returns how many resources it made."""
+    saved = conv.where
+    try:
+        label = conv.where.get("section") or (conv.section or {}).get("key", "")
+        return _visit(conv, element, stmt, parents, section_keys(conv.section or {}), label)
+    finally:
+        conv.where = saved
+
+
 def _visit(conv: Conversion, element: str, stmt: dict, parents: list, keys: set, label: str) -> int:
     tids = template_ids(stmt)
     conv.where = {"section": label, "template_id": tids[0] if tids else None, "element": element,
@@ -115,4 +126,4 @@ def _has_unabsorbed(stmt: dict, route) -> bool:
     return False
 
 
-__all__ = ["map_section", "STATEMENTS"]
+__all__ = ["map_section", "map_nested", "STATEMENTS"]

@@ -337,23 +337,10 @@ def _map_nested(reaction: dict, parents: list) -> None:
             todo.append((el, stmt))
     if not todo:
         return
-    from .. import dispatch
-    from .navigation import template_ids
+    from ..dispatch import map_nested
     conv = current()
-    visit = getattr(dispatch, "_visit", None)
-    saved = conv.where
-    try:
-        for el, stmt in todo:
-            if visit is None:  # the dispatcher changed: report rather than drop
-                tids = template_ids(stmt)
-                conv.warn("statement nested in a reaction not mapped", level="unmapped", element=el,
-                          template_id=tids[0] if tids else None, line=stmt.get("_line"))
-                continue
-            label = conv.where.get("section") or (conv.section or {}).get("key", "")
-            visit(conv, el, stmt, [reaction] + parents, dispatch.section_keys(conv.section or {}), label)
-            conv.where = saved
-    finally:
-        conv.where = saved
+    for el, stmt in todo:
+        map_nested(conv, el, stmt, [reaction] + parents)
 
 
 # ---------------------------------------------------------------- dates, people, context

@@ -598,20 +598,8 @@ def vital_profile(src) -> str:
 # ------------------------------------------------------------------ nested statements
 def _dispatch(element: str, stmt: dict, parents: list) -> None:
     """Map a nested statement this template does not consume by its own route."""
-    from .. import dispatch
-    conv = _conv()
-    saved = conv.where
-    visit = getattr(dispatch, "_visit", None)
-    if visit is None:  # the dispatcher changed: say what is not mapped rather than drop it
-        tids = template_ids(stmt)
-        conv.warn("nested statement not mapped", level="unmapped", element=element,
-                  template_id=tids[0] if tids else None, line=stmt.get("_line"))
-        return
-    try:
-        label = conv.where.get("section") or (conv.section or {}).get("key", "")
-        visit(conv, element, stmt, parents, dispatch.section_keys(conv.section or {}), label)
-    finally:
-        conv.where = saved
+    from ..dispatch import map_nested
+    map_nested(_conv(), element, stmt, parents)
 
 
 @template_filter
