@@ -6,39 +6,22 @@ expected values are read off each example's XML.
 from __future__ import annotations
 
 import json
-import re
 
 import ccda2fhir
 from tests.conftest import CORPUS, FIXTURES, needs_corpus, resolve, resources_of
-from tests.support.wrap import wrap_fragment
+from tests.support.fragments import LEAD as _LEAD, convert_checked, example_text, only
 
 IMMS = FIXTURES / "hl7-c-cda-examples" / "Immunizations"
 CVX = "http://hl7.org/fhir/sid/cvx"
 DAR = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
-_LEAD = re.compile(r"^\s*(<\?xml[^>]*\?>)?\s*(<!--.*?-->\s*)*", re.S)
 
 
 def example(folder: str) -> str:
-    path = next((IMMS / folder).glob("*.xml"))
-    return _LEAD.sub("", path.read_text(encoding="utf-8-sig"), count=1)
+    return example_text(IMMS / folder)
 
 
 def convert(xml: str, validate, section_code="11369-6"):
-    bundle, report = ccda2fhir.convert(wrap_fragment(xml, section_code).encode(), "p1", report=True)
-    for r in resources_of(bundle):
-        assert validate(r) == [], r["resourceType"]
-    # every participant resource made is referenced from somewhere (no orphans)
-    text = json.dumps(bundle)
-    for r in resources_of(bundle):
-        if r["resourceType"] in ("Practitioner", "PractitionerRole", "Organization", "RelatedPerson", "Medication"):
-            assert f'"{r["resourceType"]}/{r["id"]}"' in text, r["resourceType"]
-    return bundle, report
-
-
-def only(bundle, rt):
-    found = resources_of(bundle, rt)
-    assert len(found) == 1, [r["resourceType"] for r in resources_of(bundle)]
-    return found[0]
+    return convert_checked(xml, validate, section_code)
 
 
 def test_influenza_vaccination(validate):

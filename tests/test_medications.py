@@ -6,43 +6,26 @@ expected values are read off each example's XML.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
 
 import ccda2fhir
 from tests.conftest import CORPUS, FIXTURES, needs_corpus, resolve, resources_of
-from tests.support.wrap import wrap_fragment
+from tests.support.fragments import LEAD as _LEAD, convert_checked, example_text, only
 
 MEDS = FIXTURES / "hl7-c-cda-examples" / "Medications"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 NCI = "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl"
 SNOMED = "http://snomed.info/sct"
-_LEAD = re.compile(r"^\s*(<\?xml[^>]*\?>)?\s*(<!--.*?-->\s*)*", re.S)
 
 
 def example(folder: str) -> str:
-    path = next((MEDS / folder).glob("*.xml"))
-    return _LEAD.sub("", path.read_text(encoding="utf-8-sig"), count=1)
+    return example_text(MEDS / folder)
 
 
 def convert(xml: str, validate, section_code="10160-0"):
-    bundle, report = ccda2fhir.convert(wrap_fragment(xml, section_code).encode(), "p1", report=True)
-    for r in resources_of(bundle):
-        assert validate(r) == [], r["resourceType"]
-    # every participant resource made is referenced from somewhere (no orphans)
-    text = json.dumps(bundle)
-    for r in resources_of(bundle):
-        if r["resourceType"] in ("Practitioner", "PractitionerRole", "Organization", "RelatedPerson", "Medication"):
-            assert f'"{r["resourceType"]}/{r["id"]}"' in text, r["resourceType"]
-    return bundle, report
-
-
-def only(bundle, rt):
-    found = resources_of(bundle, rt)
-    assert len(found) == 1, [r["resourceType"] for r in resources_of(bundle)]
-    return found[0]
+    return convert_checked(xml, validate, section_code)
 
 
 def test_every_4_to_6_hours_request(validate):
