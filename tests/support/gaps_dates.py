@@ -1,0 +1,43 @@
+"""Where the yardstick's missing dates come from: invalid in the source, numbers taken for dates, or real gaps by template.
+
+Usage: PYTHONPATH=. python tests/support/gaps_dates.py  (needs ../shared)
+"""
+from pathlib import Path
+import sys, re, collections
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'shared' / 'tools'))
+import yardstick as Y
+from conftest import corpus_documents
+import ccda2fhir
+from lxml import etree
+from ccda2fhir.map.filters.dates import parse_ts
+cat = collections.Counter(); total = 0; ex = {}
+for p in corpus_documents():
+    raw = p.read_bytes()
+    try: root = etree.fromstring(raw, etree.XMLParser(resolve_entities=False, no_network=True))
+    except Exception: continue
+    if Y.local(root) != "ClinicalDocument" or root.find("v3:component/v3:structuredBody", Y.NS) is None: continue
+    try: b = ccda2fhir.convert(raw, 'x')
+    except Exception: continue
+    facts = Y.source_facts(root); out = Y.output_facts(b)
+    total += len(facts['dates'])
+    for d in facts['dates']:
+        if Y.found_date(d, out['strings']): continue
+        # find an element with this date
+        els = [e for e in root.iter() if isinstance(e.tag, str) and Y.local(e) in ("effectiveTime","low","high","center","time") and (e.get("value") or "").strip().startswith(d)]
+        kinds = set()
+        for e in els:
+            v = e.get("value").strip()
+            par = e.getparent()
+            if Y.local(e) in ("low","high","center") and par is not None and (par.get(f"{{{Y.XSI}}}type","").endswith(("PQ","INT","REAL")) or Y.local(par)=="value"):
+                kinds.add("quantity-not-date")
+            elif parse_ts(v) is None: kinds.add("invalid")
+            else:
+                own = e
+                while own is not None and Y.local(own) not in Y.STATEMENTS: own = own.getparent()
+                t = own.find("v3:templateId", Y.NS) if own is not None else None
+                kinds.add(("real", Y.local(own) if own is not None else None, t.get("root") if t is not None else None, Y.local(e.getparent())+"/"+Y.local(e)))
+        k = "quantity-not-date" if "quantity-not-date" in kinds else ("invalid" if "invalid" in kinds else (sorted(kinds, key=str)[0] if kinds else "?"))
+        cat[k] += 1; ex.setdefault(k, (str(p)[-60:], d))
+print("total", total, "missing", sum(cat.values()))
+for k, n in cat.most_common(30): print(n, k, ex[k])
