@@ -168,9 +168,13 @@ def test_undated_document_is_dated_by_its_signature_and_status_from_sdtc(validat
 
 def test_document_with_no_time_at_all_is_reported(validate):
     bundle, report = ccda2fhir.convert(_undated().encode(), "p1", report=True)
-    # Composition.date is required and nothing in the document dates it: no Composition, said so
-    assert resources_of(bundle, "Composition") == []
-    assert any("Composition" in i.reason and "date" in i.reason for i in report.issues)
+    # Composition.date is required and nothing in the document dates it: the Composition is made
+    # with a data-absent date (never an invented one), and the report says the document is undated
+    (comp,) = resources_of(bundle, "Composition")
+    assert "date" not in comp
+    assert comp["_date"]["extension"][0]["url"] == "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
+    assert validate(comp) == []
+    assert any("date" in i.reason for i in report.issues)
 
 
 @pytest.mark.parametrize("conf, expected", [("R", "R"), ("V", "V"), ("XX", None)])

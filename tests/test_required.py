@@ -21,6 +21,26 @@ def test_a_document_without_any_date_gets_no_invalid_provenance():
     xml = xml.replace('<effectiveTime value="20240101120000-0500"/>', "").replace(
         "<time value=\"20240101\"/>", "")
     bundle, report = ccda2fhir.convert(xml, "p", report=True)
-    provs = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Provenance"]
-    assert all(p.get("recorded") for p in provs)
-    assert any("Provenance not made" in i.reason and "recorded" in i.reason for i in report.issues)
+    by_type = {}
+    for e in bundle["entry"]:
+        by_type.setdefault(e["resource"]["resourceType"], []).append(e["resource"])
+    # the required primitives are present as data-absent extensions, never invented values
+    dar = {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason",
+                          "valueCode": "unknown"}]}
+    (comp,) = by_type["Composition"]
+    assert "date" not in comp and comp["_date"] == dar
+    doc_prov = [p for p in by_type["Provenance"] if "entity" in p]
+    assert doc_prov and all("recorded" in p or p.get("_recorded") == dar for p in by_type["Provenance"])
+    assert not any("not made" in i.reason for i in report.issues)
+
+
+def test_a_resource_missing_a_required_element_is_not_made_but_reported():
+    from ccda2fhir.map.conversion import Conversion
+    doc = {"header": {}, "narrative": {}, "sections": [], "body": None}
+    with Conversion(doc, "p") as conv:
+        made = conv._finish("resource/Test", {}, {"resourceType": "Provenance",
+                                                  "target": [{"reference": "Patient/p"}]})
+        assert made is None and not [r for r in conv.resources if r.startswith("Provenance/")]
+        (issue,) = conv.report.issues
+        assert issue.level == "partial" and "Provenance not made" in issue.reason
+        assert "agent" in issue.reason and "recorded" in issue.reason

@@ -127,7 +127,9 @@ class Conversion:
         res = prune(res)
         if not res or len(res) <= 1 or "resourceType" not in res:
             return None
-        missing = [keys[0] for keys in REQUIRED.get(res["resourceType"], ()) if not any(k in res for k in keys)]
+        # a primitive given only as its extension (_date with data-absent-reason) is present
+        missing = [keys[0] for keys in REQUIRED.get(res["resourceType"], ())
+                   if not any(k in res or f"_{k}" in res for k in keys)]
         if missing:
             # The safety net under every template: never emit a resource FHIR would reject.
             self.warn(f"{res['resourceType']} not made: the source gives nothing for its required "

@@ -23,6 +23,11 @@ def map_document(doc: dict, patient_id: str, options: dict | None = None) -> tup
             conv.warn("the document has no recordTarget/patientRole; Patient holds only its id",
                       level="partial")
             conv.add({"resourceType": "Patient", "id": patient_id})
+            from .filters.patient import contact_participant
+            if any(contact_participant(p) for p in many(header.get("participant"))):
+                # their home would be Patient.contact, which needs a patientRole to describe
+                conv.warn("header participants that are patient contacts are not mapped: "
+                          "there is no patientRole", level="unmapped", element="participant")
         conv.where = {"element": "componentOf"}
         encompassing = (header.get("componentOf") or {}).get("encompassingEncounter")
         encounter = conv.emit("resource/Encounter", src=encompassing, element="encompassingEncounter") \
@@ -40,6 +45,9 @@ def map_document(doc: dict, patient_id: str, options: dict | None = None) -> tup
             conv.warn("the document has no body", level="partial")
         composition = conv.emit("document/Composition", src=header, sections=doc["sections"],
                                 section_refs=section_refs, encounter=encounter)
+        if composition and "date" not in conv.resources[composition["reference"]]:
+            conv.warn("nothing in the document says when it was written: Composition.date and the "
+                      "document Provenance's recorded are data-absent", level="partial")
         # Every resource made from the document, except the Patient (the caller's record of the
         # person, id = patient_id, which this document is one source of among many) and the
         # statement-level Provenances (not clinical content).
