@@ -261,34 +261,27 @@ def effective_datetime(effective_times) -> str | None:
     return dt_filter(first)
 
 
+def _amount(pq, single: str, ranged: str) -> dict:
+    """{single: Quantity} for a PQ (or an IVL_PQ whose low equals its high), {ranged: Range} for
+    an IVL_PQ; {} for nothing."""
+    if not isinstance(pq, dict):
+        return {}
+    if isinstance(pq.get("low"), dict) or isinstance(pq.get("high"), dict):
+        rng = range_(pq)
+        if rng and rng.get("low") == rng.get("high"):
+            return {single: rng["low"]}
+        return {ranged: rng} if rng else {}
+    q = quantity(pq)
+    return {single: q} if q else {}
+
+
 @template_filter
 def dose_and_rate(src) -> list[dict]:
     """Dosage.doseAndRate: doseQuantity (PQ -> doseQuantity, IVL_PQ -> doseRange) and rateQuantity."""
-    out = {}
-    dose = one(src.get("doseQuantity")) if isinstance(src, dict) else None
-    if isinstance(dose, dict):
-        if isinstance(dose.get("low"), dict) or isinstance(dose.get("high"), dict):
-            rng = range_(dose)
-            if rng and rng.get("low") == rng.get("high"):
-                out["doseQuantity"] = rng["low"]
-            elif rng:
-                out["doseRange"] = rng
-        else:
-            q = quantity(dose)
-            if q:
-                out["doseQuantity"] = q
-    rate = one(src.get("rateQuantity")) if isinstance(src, dict) else None
-    if isinstance(rate, dict):
-        if isinstance(rate.get("low"), dict) or isinstance(rate.get("high"), dict):
-            rng = range_(rate)
-            if rng and rng.get("low") == rng.get("high"):
-                out["rateQuantity"] = rng["low"]
-            elif rng:
-                out["rateRange"] = rng
-        else:
-            q = quantity(rate)
-            if q:
-                out["rateQuantity"] = q
+    if not isinstance(src, dict):
+        return []
+    out = {**_amount(one(src.get("doseQuantity")), "doseQuantity", "doseRange"),
+           **_amount(one(src.get("rateQuantity")), "rateQuantity", "rateRange")}
     return [out] if out else []
 
 
