@@ -2,24 +2,13 @@
 
 Usage: PYTHONPATH=. python tests/support/gaps_dates.py  (needs ../shared)
 """
-from pathlib import Path
-import sys, re, collections
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'shared' / 'tools'))
-import yardstick as Y
-from conftest import corpus_documents
-import ccda2fhir
-from lxml import etree
+import collections
+import sys
+
+from gaps_common import Y, scored_documents
 from ccda2fhir.map.filters.dates import parse_ts
 cat = collections.Counter(); total = 0; ex = {}
-for p in corpus_documents():
-    raw = p.read_bytes()
-    try: root = etree.fromstring(raw, etree.XMLParser(resolve_entities=False, no_network=True))
-    except Exception: continue
-    if Y.local(root) != "ClinicalDocument" or root.find("v3:component/v3:structuredBody", Y.NS) is None: continue
-    try: b = ccda2fhir.convert(raw, 'x')
-    except Exception: continue
-    facts = Y.source_facts(root); out = Y.output_facts(b)
+for p, root, b, facts, out in scored_documents():
     total += len(facts['dates'])
     for d in facts['dates']:
         if Y.found_date(d, out['strings']): continue
