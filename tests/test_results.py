@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import ccda2fhir
+from tests.support.recommended import ours_matching, recommended
 from tests.conftest import CORPUS, FIXTURES, needs_corpus, resolve, resources_of
 from tests.support.wrap import wrap_fragment
 
@@ -187,36 +188,14 @@ def test_generic_observation_always_has_a_code(validate):
 
 
 # ---------------------------------------------------------------- HL7 recommended output
-REC = CORPUS / "hl7-ccda-on-fhir" / "mappings" / "examples" / "CDAtoFHIRExamples"
-
-
-def _rec(name: str) -> dict:
-    p = REC / "Rec_Output" / name
-    if not p.is_file():
-        pytest.skip(f"{name} not in the corpus")
-    text = re.sub(r"^\s*//.*$", "", p.read_text(encoding="utf-8-sig"), flags=re.M)
-    data = json.loads(text)
-    return data.get("resource", data)
-
-
-def _ours_matching(rec: dict) -> tuple[dict, dict]:
-    src = REC / "Input" / "Myra Jones v2.xml"
-    b = ccda2fhir.convert(src.read_bytes(), "test-patient")
-    want = {(i.get("system"), i.get("value")) for i in rec.get("identifier", [])}
-    found = [r for r in resources_of(b, rec["resourceType"])
-             if want & {(i.get("system"), i.get("value")) for i in r.get("identifier", [])}]
-    assert found, f"no {rec['resourceType']} with identifier {want}"
-    return found[0], b
-
-
 def _codings(cc: dict) -> set:
     return {(c.get("system"), c.get("code")) for c in (cc or {}).get("coding", [])}
 
 
 @needs_corpus
 def test_matches_hl7_recommended_result_observation():
-    rec = _rec("Rec_result_obs_draft.json")
-    ours, _ = _ours_matching(rec)
+    rec = recommended("Rec_result_obs_draft.json")
+    ours, _ = ours_matching(rec)
     assert _codings(rec["code"]) <= _codings(ours["code"])
     assert ours["status"] == rec["status"]
     assert _codings(rec["category"][0]) <= _codings(ours["category"][0])
@@ -229,8 +208,8 @@ def test_matches_hl7_recommended_result_observation():
 
 @needs_corpus
 def test_matches_hl7_recommended_diagnostic_report(validate):
-    rec = _rec("Rec_diagnosticsReport_draft.json")
-    ours, b = _ours_matching(rec)
+    rec = recommended("Rec_diagnosticsReport_draft.json")
+    ours, b = ours_matching(rec)
     assert validate(ours) == []
     assert _codings(rec["code"]) <= _codings(ours["code"])
     assert ours["status"] == rec["status"]

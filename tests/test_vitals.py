@@ -5,14 +5,13 @@ Fixtures: HL7 C-CDA Examples (CC0) in tests/fixtures/hl7-c-cda-examples/Vital Si
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
-import pytest
 
 import ccda2fhir
-from tests.conftest import CORPUS, FIXTURES, needs_corpus, resolve, resources_of
+from tests.support.recommended import ours_matching, recommended
+from tests.conftest import FIXTURES, needs_corpus, resolve, resources_of
 from tests.support.wrap import wrap_fragment
 
 VITALS = FIXTURES / "hl7-c-cda-examples" / "Vital Signs"
@@ -169,22 +168,12 @@ def test_r11_vital_signs_in_result_organizer(validate):
 
 
 # ---------------------------------------------------------------- HL7 recommended output
-REC = CORPUS / "hl7-ccda-on-fhir" / "mappings" / "examples" / "CDAtoFHIRExamples"
 
 
 @needs_corpus
 def test_matches_hl7_recommended_vital_sign():
-    p = REC / "Rec_Output" / "Rec_vital sign_draft.json"
-    if not p.is_file():
-        pytest.skip("recommended output absent")
-    rec = json.loads(p.read_text(encoding="utf-8-sig"))
-    rec = rec.get("resource", rec)
-    b = ccda2fhir.convert((REC / "Input" / "Myra Jones v2.xml").read_bytes(), "test-patient")
-    want = {(i.get("system"), i.get("value")) for i in rec["identifier"]}
-    ours = [o for o in resources_of(b, "Observation")
-            if want & {(i.get("system"), i.get("value")) for i in o.get("identifier", [])}]
-    assert ours
-    o = ours[0]
+    rec = recommended("Rec_vital sign_draft.json")
+    o, b = ours_matching(rec)
     assert {(c["system"], c["code"]) for c in rec["code"]["coding"]} <= \
         {(c["system"], c["code"]) for c in o["code"]["coding"]}
     assert o["status"] == rec["status"]

@@ -3,7 +3,6 @@
 Usage: PYTHONPATH=. python tests/support/gaps_dates.py  (needs ../shared)
 """
 import collections
-import sys
 
 from gaps_common import Y, scored_documents
 from ccda2fhir.map.filters.dates import parse_ts
