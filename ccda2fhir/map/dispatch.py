@@ -55,8 +55,9 @@ def map_nested(conv: Conversion, element: str, stmt: dict, parents: list) -> int
 
 def _visit(conv: Conversion, element: str, stmt: dict, parents: list, keys: set, label: str) -> int:
     tids = template_ids(stmt)
-    conv.where = {"section": label, "template_id": tids[0] if tids else None, "element": element,
-                  "line": stmt.get("_line")}
+    here = {"section": label, "template_id": tids[0] if tids else None, "element": element,
+            "line": stmt.get("_line")}
+    conv.where = dict(here)
     routes = table()
     route = routes.match(element, tids, keys)
     generic = route is None
@@ -65,19 +66,7 @@ def _visit(conv: Conversion, element: str, stmt: dict, parents: list, keys: set,
     made = 0
     template = route.template_for(stmt) if route else None
     if template:
-        try:
-            ref = conv.emit(template, src=stmt, parents=parents, element=element)
-        except Exception as exc:  # one bad entry must not stop the document
-            conv.warn(f"could not map: {type(exc).__name__}: {exc}", level="error")
-            ref = None
-        if ref:
-            made += 1
-            if ref not in conv.entry_refs:
-                conv.entry_refs.append(ref)
-            if generic:
-                what = f"template {tids[0]} has" if tids else f"this {element} has no templateId and"
-                conv.warn(f"{what} no specific mapping; mapped as a generic "
-                          f"{ref['reference'].split('/')[0]}", level="partial")
+        made += _emit(conv, template, stmt, parents, element, generic)
     if route is not None and (route.absorbs_all or (template and not route.descend
                                                      and not _has_unabsorbed(stmt, route))):
         return made
@@ -91,6 +80,9 @@ def _visit(conv: Conversion, element: str, stmt: dict, parents: list, keys: set,
             continue
         visited += 1
         made += _visit(conv, child_el, child, [stmt] + parents, keys, label)
+    if not made and route is not None and route.leaf_template(stmt):
+        conv.where = dict(here)
+        made += _emit(conv, route.leaf_template(stmt), stmt, parents, element, generic)
     if not template and stmt.get("id"):
         _lend_identity(conv, stmt, conv.entry_refs[before:])
     if not made and not visited and parents:
@@ -99,6 +91,25 @@ def _visit(conv: Conversion, element: str, stmt: dict, parents: list, keys: set,
                   section=label, template_id=tids[0] if tids else None, element=element,
                   line=stmt.get("_line"))
     return made
+
+
+def _emit(conv: Conversion, template: str, stmt: dict, parents: list, element: str, generic: bool) -> int:
+    """Render one statement's resource; 1 if it made one. A generic mapping is reported as partial."""
+    try:
+        ref = conv.emit(template, src=stmt, parents=parents, element=element)
+    except Exception as exc:  # one bad entry must not stop the document
+        conv.warn(f"could not map: {type(exc).__name__}: {exc}", level="error")
+        ref = None
+    if not ref:
+        return 0
+    if ref not in conv.entry_refs:
+        conv.entry_refs.append(ref)
+    if generic:
+        tids = template_ids(stmt)
+        what = f"template {tids[0]} has" if tids else f"this {element} has no templateId and"
+        conv.warn(f"{what} no specific mapping; mapped as a generic "
+                  f"{ref['reference'].split('/')[0]}", level="partial")
+    return 1
 
 
 def _lend_identity(conv: Conversion, wrapper: dict, made: list[dict]) -> None:

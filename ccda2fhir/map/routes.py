@@ -21,15 +21,32 @@ class Route:
     descend: bool = False                       # also map the statements nested inside
     absorbs: frozenset = frozenset()            # nested templateIds the template itself consumes
     absorbs_all: bool = False                   # the template consumes everything nested
+    leaf: dict = field(default_factory=dict)    # child path (a/b) -> template for a statement nothing else mapped
     order: int = 0
 
     def template_for(self, stmt: dict) -> str | None:
         return self.by_mood.get(stmt.get("moodCode"), self.template)
 
+    def leaf_template(self, stmt: dict) -> str | None:
+        """The template for a statement whose nested statements made nothing, by what it holds
+        (e.g. ``reference`` to an external document): used instead of reporting it unmapped."""
+        for path, template in self.leaf.items():
+            if _holds(stmt, path.split("/")):
+                return template
+        return None
+
     def fits(self, element: str, section_keys: set) -> bool:
         if self.element and self.element != element:
             return False
         return not self.sections or bool(section_keys.intersection(self.sections))
+
+
+def _holds(node, parts: list[str]) -> bool:
+    """Whether a statement has an element at this child path (lists: any item)."""
+    if not parts:
+        return bool(node)
+    items = node if isinstance(node, list) else [node]
+    return any(isinstance(i, dict) and _holds(i.get(parts[0]), parts[1:]) for i in items)
 
 
 @dataclass(frozen=True)
@@ -52,7 +69,7 @@ def _route(raw: dict, order: int) -> Route:
         by_mood=dict(raw.get("by_mood", {})), element=raw.get("element"),
         sections=tuple(raw.get("sections", ())), descend=bool(raw.get("descend", False)),
         absorbs=frozenset(raw.get("absorbs", ())), absorbs_all=bool(raw.get("absorbs_all", False)),
-        order=order)
+        leaf=dict(raw.get("leaf", {})), order=order)
 
 
 @lru_cache(maxsize=1)

@@ -129,6 +129,14 @@ def adr_documents(src) -> list[dict]:
 
 
 @template_global
+def external_document(src) -> dict:
+    """The externalDocument a DocumentReference is made from: the statement's first
+    reference/externalDocument, or the statement itself when it is one."""
+    docs = _external_docs(src)
+    return docs[0] if docs else (src or {})
+
+
+@template_global
 def external_document_content(doc) -> list[dict]:
     """DocumentReference.content from an externalDocument's text (reference URL, mediaType)."""
     from .status import data_absent
