@@ -142,3 +142,47 @@ def test_standalone_family_history_observation(validate):
                                           "text": "Malignant neoplasm of colon"},
                                  "onsetPeriod": {"start": "1999"}}]
     assert not [i for i in report.issues if i.level in ("unmapped", "error", "partial")]
+
+
+EFFECTIVE_TIME_EXT = "http://ccda2fhir.org/fhir/StructureDefinition/familymemberhistory-condition-effective-time"
+AGE_57 = {"value": 57, "unit": "year", "system": "http://unitsofmeasure.org", "code": "a"}
+
+
+def test_onset_age_keeps_effective_time_in_extension(validate):
+    """Referral Note (HL7 example): father's MI has an Age Observation (57 a) and effectiveTime 1967;
+    onsetAge takes onset[x], the effectiveTime goes to the converter-defined extension."""
+    path = FIXTURES / "hl7-c-cda-examples" / "Documents" / "Referral Note" / "Referral_Note.xml"
+    bundle = ccda2fhir.convert(path.read_bytes(), "p1")
+    (father,) = [r for r in resources_of(bundle, "FamilyMemberHistory")
+                 if r["relationship"]["coding"][0]["code"] == "FTH"]
+    mi, diabetes = father["condition"]
+    assert mi["onsetAge"] == AGE_57
+    assert mi["extension"] == [{"url": EFFECTIVE_TIME_EXT, "valueDateTime": "1967"}]
+    assert "onsetPeriod" not in mi
+    assert diabetes["onsetAge"]["value"] == 40
+    assert diabetes["extension"] == [{"url": EFFECTIVE_TIME_EXT, "valueDateTime": "1950"}]
+    assert validate(father) == []
+
+
+WITH_AGE_AND_PERIOD = STANDALONE.replace(
+    '<effectiveTime><low value="1999"/></effectiveTime>',
+    '<effectiveTime><low value="199903151030-0500"/><high value="2001"/></effectiveTime>').replace(
+    "</value>", "").replace(
+    'displayName="Malignant neoplasm of colon"/>',
+    'displayName="Malignant neoplasm of colon"/>'
+    '<entryRelationship typeCode="SUBJ" inversionInd="true"><observation classCode="OBS" moodCode="EVN">'
+    '<templateId root="2.16.840.1.113883.10.20.22.4.31"/>'
+    '<code code="445518008" codeSystem="2.16.840.1.113883.6.96" displayName="Age At Onset"/>'
+    '<statusCode code="completed"/><value xsi:type="PQ" value="57" unit="a"/></observation></entryRelationship>')
+
+
+def test_onset_age_keeps_effective_period_with_precision_and_offset(validate):
+    bundle, report = ccda2fhir.convert(wrap_fragment(WITH_AGE_AND_PERIOD, "10157-6").encode(), "p1",
+                                       report=True)
+    (fmh,) = resources_of(bundle, "FamilyMemberHistory")
+    (cond,) = fmh["condition"]
+    assert cond["onsetAge"] == AGE_57
+    assert cond["extension"] == [{"url": EFFECTIVE_TIME_EXT,
+                                  "valuePeriod": {"start": "1999-03-15T10:30:00-05:00", "end": "2001"}}]
+    assert validate(fmh) == []
+    assert not [i for i in report.issues if i.level in ("unmapped", "error", "partial")]

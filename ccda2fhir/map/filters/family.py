@@ -9,6 +9,7 @@ from __future__ import annotations
 from .codes import codeable_concept, coding
 from .conditions import age, comments
 from .dates import date, datetime, period
+from .extensions import extension_url
 from .identifiers import identifiers
 from .navigation import children, has_template, many, one, related
 from .registry import template_global
@@ -111,12 +112,21 @@ def _condition(obs) -> dict | None:
     age_obs = related(obs, *AGE_OBSERVATION)
     onset_age = age(one(age_obs[0].get("value"))) if age_obs else None
     eff = one(obs.get("effectiveTime"))
+    ivl = period(eff)
+    p = ivl or ({"start": datetime(eff)} if datetime(eff) else None)
     if onset_age:
         cond["onsetAge"] = onset_age
-    else:
-        p = period(eff) or ({"start": datetime(eff)} if datetime(eff) else None)
         if p:
-            cond["onsetPeriod"] = p
+            # condition.onset[x] holds one value and the Age Observation's age takes it (it is the
+            # onset the template is for); FHIR R4, US Core and HL7's extension registry have no
+            # other element for the observation's own effectiveTime, so it is kept, as written
+            # (precision and offset), in the extension data/extensions.json defines for it:
+            # valueDateTime for a single time, valuePeriod for low/high.
+            when = {"valuePeriod": p} if ivl else {"valueDateTime": p["start"]}
+            cond["extension"] = [{"url": extension_url("familymemberhistory-condition-effective-time"),
+                                  **when}]
+    elif p:
+        cond["onsetPeriod"] = p
     notes = comments(obs)
     if notes:
         cond["note"] = notes
