@@ -200,3 +200,32 @@ def test_procedure_nested_in_encounter_references_it(validate):
     assert resources_of(b, "CommunicationRequest") == []
     assert e["class"]["code"] == "AMB"
     assert not rep.unmapped()
+
+
+def test_performer_known_only_by_role_code_is_a_practitioner_role(validate):
+    """A performer with no id and no name but a role code ('General Physician') still took part:
+    Encounter.participant -> a PractitionerRole holding that code, no Practitioner invented.
+    A performer with a nullFlavored code says nothing: no participant."""
+    from support.wrap import wrap_fragment
+
+    def enc(performer: str) -> str:
+        return f"""<entry><encounter classCode="ENC" moodCode="EVN">
+          <templateId root="2.16.840.1.113883.10.20.22.4.49" extension="2015-08-01"/>
+          <id root="1.2.3.4" extension="enc-role"/>
+          <code code="99213" codeSystem="2.16.840.1.113883.6.12"/>
+          <effectiveTime value="20200101"/>{performer}</encounter></entry>"""
+
+    b = ccda2fhir.convert(wrap_fragment(enc("""<performer><assignedEntity><id nullFlavor="NI"/>
+          <code code="59058001" codeSystem="2.16.840.1.113883.6.96" displayName="General Physician"/>
+          </assignedEntity></performer>"""), "46240-8"), "test-patient")
+    all_valid(b, validate)
+    [e] = resources_of(b, "Encounter")
+    [part] = e["participant"]
+    role = resolve(b, part["individual"])
+    assert role["resourceType"] == "PractitionerRole" and "practitioner" not in role
+    assert role["code"] == [{"coding": [{"system": "http://snomed.info/sct", "code": "59058001",
+                                         "display": "General Physician"}], "text": "General Physician"}]
+    b = ccda2fhir.convert(wrap_fragment(enc("""<performer><assignedEntity><id nullFlavor="NI"/>
+          <code nullFlavor="UNK"/></assignedEntity></performer>"""), "46240-8"), "test-patient")
+    [e] = resources_of(b, "Encounter")
+    assert "participant" not in e

@@ -69,7 +69,13 @@ def practitioner_ref(role, time=None) -> dict | None:
     if person is None and not many(role.get("id")) and org is not None:
         return organization_ref(org)
     if not _has_person_data(role, person):
-        # nothing identifies or describes a person (a bare or nullFlavored role)
+        # Nothing identifies or describes a person. A role code still says who took part ("a
+        # general physician"): a PractitionerRole with that code (and organization), no
+        # Practitioner (our choice; dropping it would lose the only thing the source says).
+        code = role.get("code")
+        if isinstance(code, dict) and code.get("code") and not code.get("nullFlavor"):
+            return _emit("resource/PractitionerRole", src=role, practitioner=None,
+                         organization=organization_ref(org) if org is not None else None)
         return organization_ref(org) if org is not None else None
     prac = _emit("resource/Practitioner", src=role, person=person)
     if prac and (org is not None or isinstance(role.get("code"), dict)):
