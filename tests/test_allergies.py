@@ -27,6 +27,7 @@ VERIFICATION = "http://terminology.hl7.org/CodeSystem/allergyintolerance-verific
 PROFILE = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-allergyintolerance"
 ABATEMENT = "http://hl7.org/fhir/StructureDefinition/allergyintolerance-abatement"
 DAR = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
+CONCERN_PERIOD = "http://ccda2fhir.org/fhir/StructureDefinition/concern-period"
 
 
 # ---------------------------------------------------------------- helpers
@@ -122,7 +123,8 @@ def test_allergy_to_food_egg(validate):
     assert a["onsetDateTime"] == "1998"
     assert a["recordedDate"] == "2014-01-04"
     assert practitioner_family(bundle, a["recorder"]) == "Seven"
-    assert "extension" not in a
+    # no abatement; the concern act's effectiveTime (when it was authored in the chart) is kept
+    assert a["extension"] == [{"url": CONCERN_PERIOD, "valuePeriod": {"start": "2014-01-04T12:35:06-05:00"}}]
     assert a["reaction"] == [{
         "manifestation": [{"coding": [{"system": SCT, "code": "247472004", "display": "Wheal"}],
                            "text": "Wheal"}],
@@ -397,7 +399,8 @@ def test_explicit_status_kept_despite_an_end_date(validate):
     obs = allergy_obs(status_obs("55561003"), eff='<low value="2003"/><high value="2006"/>')
     a = only_allergy(convert_xml(section(concern(obs)))[0], validate)
     assert clinical(a) == "active"
-    assert a["extension"] == [{"url": ABATEMENT, "valueDateTime": "2006"}]
+    assert a["extension"] == [{"url": ABATEMENT, "valueDateTime": "2006"},
+                              {"url": CONCERN_PERIOD, "valuePeriod": {"start": "2020-01-02"}}]
 
 
 def test_nullified_is_entered_in_error_without_clinical_status(validate):
@@ -751,3 +754,21 @@ def test_reactions_with_ids_keep_their_identity_as_observations_about_the_allerg
         assert codings(o["valueCodeableConcept"]) == [(SCT, "422587007")]
         assert o["effectivePeriod"]["start"] == o["effectivePeriod"]["end"]
         assert validate(o) == []
+
+
+def test_concern_period_keeps_the_active_concerns_end_beside_the_allergys_own_dates(validate):
+    """An active concern's high says nothing about the allergy (no abatement), and the allergy
+    keeps its own onset; the concern's low/high go, as written, to the concern-period extension."""
+    xml = concern(allergy_obs(eff='<low value="20190304"/>')).replace(
+        '<effectiveTime><low value="20200102"/></effectiveTime>',
+        '<effectiveTime><low value="202001021030-0500"/><high value="20210615"/></effectiveTime>')
+    a = only_allergy(convert_xml(section(xml))[0], validate)
+    assert a["onsetDateTime"] == "2019-03-04"
+    assert a["extension"] == [{"url": CONCERN_PERIOD,
+                               "valuePeriod": {"start": "2020-01-02T10:30:00-05:00", "end": "2021-06-15"}}]
+    assert a["recordedDate"] == "2020-01-02T10:30:00-05:00"     # no author: when the concern began
+
+
+def test_allergy_outside_a_concern_has_no_concern_period(validate):
+    a = only_allergy(convert_xml(section("<entry>" + allergy_obs() + "</entry>"))[0], validate)
+    assert "extension" not in a

@@ -101,3 +101,37 @@ def test_completed_concern_dates_fill_what_the_observation_lacks(validate):
     assert validate(c) == []
     assert c["abatementDateTime"] == "2014-04-07T10:25:16-05:00"   # the completed concern's high
     assert c["recordedDate"] == "2014-04-03T12:45:36-05:00"        # no author: when the concern began
+
+
+CONCERN_PERIOD = "http://ccda2fhir.org/fhir/StructureDefinition/concern-period"
+
+
+def test_concern_period_keeps_the_concern_dates_beside_the_problems_own(validate):
+    """Resolved Problem (HL7 example): the observation's low/high are onset/abatement; the completed
+    concern's low/high (when it was authored and closed in the chart) are kept, as written, in the
+    concern-period extension, not in place of the problem's own dates."""
+    _, (c,), _ = conditions("Resolved Problem(C-CDA2.1).xml", validate)
+    assert c["onsetDateTime"] == "2014-04-02"
+    assert c["abatementDateTime"] == "2014-04-05T23:59:59-05:00"
+    assert c["extension"] == [{"url": CONCERN_PERIOD, "valuePeriod": {
+        "start": "2014-04-03T12:45:36-05:00", "end": "2014-04-07T10:25:16-05:00"}}]
+
+
+def test_encounter_diagnosis_is_no_concern(validate):
+    from support.wrap import wrap_fragment
+    xml = """<entry><act classCode="ACT" moodCode="EVN">
+      <templateId root="2.16.840.1.113883.10.20.22.4.80" extension="2015-08-01"/>
+      <code code="29308-4" codeSystem="2.16.840.1.113883.6.1"/>
+      <statusCode code="active"/><effectiveTime><low value="20200101"/><high value="20200105"/></effectiveTime>
+      <entryRelationship typeCode="SUBJ"><observation classCode="OBS" moodCode="EVN">
+        <templateId root="2.16.840.1.113883.10.20.22.4.4" extension="2015-08-01"/>
+        <id root="2.16.840.1.113883.19" extension="dx1"/>
+        <code code="282291009" codeSystem="2.16.840.1.113883.6.96"/><statusCode code="completed"/>
+        <effectiveTime><low value="20200102"/></effectiveTime>
+        <value xsi:type="CD" code="233604007" codeSystem="2.16.840.1.113883.6.96" displayName="Pneumonia"/>
+      </observation></entryRelationship></act></entry>"""
+    bundle = ccda2fhir.convert(wrap_fragment(xml, "46240-8"), "p1")
+    (c,) = resources_of(bundle, "Condition")
+    assert validate(c) == []
+    assert c["onsetDateTime"] == "2020-01-02"
+    assert "extension" not in c

@@ -106,6 +106,37 @@ def concern_ended(concern) -> str | None:
     return end(concern.get("effectiveTime"))
 
 
+# Concern acts: C-CDA's wrapper that tracks a problem (or allergy) as a concern of the provider.
+CONCERN_ACTS = ("2.16.840.1.113883.10.20.22.4.3", "2.16.840.1.113883.10.20.1.27",
+                "1.3.6.1.4.1.19376.1.5.3.1.4.5.1", "1.3.6.1.4.1.19376.1.5.3.1.4.5.2",
+                "1.3.6.1.4.1.19376.1.5.3.1.4.5.3", HEALTH_CONCERN_ACT, "2.16.840.1.113883.10.20.22.4.136",
+                "2.16.840.1.113883.10.20.22.4.30")
+
+
+@template_global
+def concern_period(concern) -> list[dict]:
+    """The concern-period extension (data/extensions.json) from a concern act's effectiveTime.
+
+    C-CDA R2.1 (Problem / Allergy Concern Act): effectiveTime/low 'equates to the time the concern
+    was authored in the patient's chart', high to when it was completed (no longer tracked). The
+    C-CDA on FHIR IG maps neither; FHIR R4, US Core and HL7's extension registry have no element
+    for a concern's own span (onset/abatement belong to the problem or allergy itself, and the
+    observation's own dates stay there), so the low/high are kept, as written, in this converter-
+    defined Period extension on the Condition or AllergyIntolerance the concern holds. (recordedDate
+    still takes low when no author/time says when it was recorded.)
+    """
+    from .dates import period
+    from .extensions import extension_url
+    from .navigation import has_template
+    if not isinstance(concern, dict):
+        return []
+    code = concern.get("code") if isinstance(concern.get("code"), dict) else {}
+    if not (has_template(concern, *CONCERN_ACTS) or code.get("code") == "CONC"):
+        return []
+    span = period(concern.get("effectiveTime"))
+    return [{"url": extension_url("concern-period"), "valuePeriod": span}] if span else []
+
+
 @template_global
 def condition_profile(src, section, parents, category=None) -> str:
     if _category_code(section, parents, category) == "encounter-diagnosis":
