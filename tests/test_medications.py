@@ -356,6 +356,11 @@ def test_r11_medication_activity_in_medications_section(validate):
     ms = only(b, "MedicationStatement")
     # the R1.1 Medication Status Observation says on hold; statusCode 'completed' records the act
     assert ms["status"] == "on-hold"
+    # ... and its own SNOMED coding is kept beside the FHIR status (HL7 alternate-codes extension)
+    assert ms["_status"] == {"extension": [{
+        "url": "http://hl7.org/fhir/StructureDefinition/alternate-codes",
+        "valueCodeableConcept": {"coding": [{"system": SNOMED, "code": "421139008", "display": "On Hold"}],
+                                 "text": "On Hold"}}]}
     assert ms["category"]["coding"] == [{"system": SNOMED, "code": "73639000", "display": "Prescription Drug"}]
     assert ms["dosage"][0]["patientInstruction"] == "Shake well"
     # the comment on the (absorbed) instruction and the pharmacist's instruction are kept as notes
@@ -365,6 +370,19 @@ def test_r11_medication_activity_in_medications_section(validate):
     assert ms["medicationCodeableConcept"]["coding"][0]["code"] == "307782"
     assert ms["dosage"][0]["timing"]["repeat"] == {"frequency": 1, "period": 6, "periodUnit": "h"}
     assert not resources_of(b, "Immunization")
+
+
+def test_r11_status_value_not_kept_when_the_status_does_not_come_from_it(validate):
+    # negated: the statement is 'not-taken', not what the status observation says
+    b, _ = convert(R11.replace('moodCode="EVN">\n   <templateId root="2.16.840.1.113883.10.20.1.24"/>',
+                               'moodCode="EVN" negationInd="true">\n   <templateId root="2.16.840.1.113883.10.20.1.24"/>'),
+                   validate)
+    ms = only(b, "MedicationStatement")
+    assert ms["status"] == "not-taken" and "_status" not in ms
+    # a value the status map does not know ('Other'): status from statusCode, value not attached
+    b, _ = convert(R11.replace('code="421139008"', 'code="74964007"'), validate)
+    ms = only(b, "MedicationStatement")
+    assert ms["status"] == "completed" and "_status" not in ms
 
 
 # ---- HL7 C-CDA on FHIR recommended output (corpus only: no licence stated) ----

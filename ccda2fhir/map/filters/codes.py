@@ -102,3 +102,19 @@ def code_of(cd) -> str | None:
 @template_filter
 def code_is(cd, *codes: str) -> bool:
     return code_of(cd) in codes
+
+
+# HL7 extension (FHIR extensions pack) for a FHIR element of type `code`: "alternate codings and/or
+# original text for the concept represented by the code". Where the source gives a coded concept
+# that the mapping turns into a FHIR enum (a status, a severity), the source coding goes here.
+ALTERNATE_CODES = "http://hl7.org/fhir/StructureDefinition/alternate-codes"
+
+
+@template_filter
+def alternate_codes(cd) -> dict | None:
+    """The `_element` of a FHIR code mapped from a coded source value: the alternate-codes
+    extension holding that value's CodeableConcept (None when it has no code)."""
+    cc = codeable_concept(cd)
+    if not cc or not cc.get("coding"):
+        return None
+    return {"extension": [{"url": ALTERNATE_CODES, "valueCodeableConcept": cc}]}

@@ -8,7 +8,7 @@ the code goes to medicationCodeableConcept.
 """
 from __future__ import annotations
 
-from .codes import codeable_concept, codings
+from .codes import alternate_codes, codeable_concept, codings
 from .navigation import has_template, many, one, related
 from .registry import template_filter, template_global
 from .status import data_absent, negated, status_code
@@ -158,14 +158,26 @@ def lot_number(material) -> str | None:
 R11_STATUS_OBS = "2.16.840.1.113883.10.20.1.47"
 
 
-def _status_observation(stmt) -> str | None:
-    """The status an R1.1 Medication Status Observation (10.20.1.47) gives, if any: in R1.1
-    statusCode records the act of recording; this observation says whether it is taken."""
+def _status_value(stmt) -> dict | None:
+    """The value of an R1.1 Medication Status Observation (10.20.1.47) that maps to a status: in
+    R1.1 statusCode records the act of recording; this observation says whether it is taken."""
     for obs in related(stmt, R11_STATUS_OBS):
-        c = concept(one(obs.get("value")), "MedicationStatusObservation")
-        if c:
-            return c["code"]
+        value = one(obs.get("value"))
+        if concept(value, "MedicationStatusObservation"):
+            return value
     return None
+
+
+def _status_observation(stmt) -> str | None:
+    value = _status_value(stmt)
+    return concept(value, "MedicationStatusObservation")["code"] if value else None
+
+
+@template_global
+def medication_status_source(stmt) -> dict | None:
+    """`_status`: the R1.1 status observation's own coding (SNOMED 'Active', 'On hold', ...) kept
+    beside the FHIR status it became, in HL7's alternate-codes extension."""
+    return alternate_codes(_status_value(stmt))
 
 
 @template_global
