@@ -50,8 +50,9 @@ def test_policy_activity(validate):
     guarantor = resolve(bundle, acct["guarantor"][0]["party"])
     assert guarantor["resourceType"] == "RelatedPerson"
     assert guarantor["name"][0]["family"] == "Everyman" and guarantor["name"][0]["given"] == ["Adam", "Frankie"]
-    # the Authorization Activity is reported, not dropped silently
-    assert [i for i in report.issues if "Authorization Activity" in i.reason]
+    # the example elides the Authorization Activity's content ('. . .'): reported, not dropped
+    assert [i for i in report.issues if "Authorization Activity names no authorized service" in i.reason]
+    assert not resources_of(bundle, "ServiceRequest")
 
 
 def test_spouse_covered_by_the_holders_policy(validate):
@@ -121,3 +122,79 @@ def test_nested_statements_of_a_policy_are_not_dropped(validate):
              if any(i.get("value") == "policy-note" for i in d.get("identifier", []))]
     assert len(notes) == 1
     assert not [i for i in report.issues if i.level in ("unmapped", "error")]
+
+
+# The HL7 example of the Authorization Activity (C-CDA Examples, Guide Examples/Authorization
+# Activity_2.16.840.1.113883.10.20.1.19, CC0), put where the Policy Activity example elides it.
+AUTHORIZATION = """<act classCode="ACT" moodCode="EVN">
+  <templateId root="2.16.840.1.113883.10.20.1.19"/>
+  <id root="f4dce790-8328-11db-9fe1-0800200c9a66"/>
+  <code nullFlavor="NA" />
+  <entryRelationship typeCode="SUBJ">
+    <procedure classCode="PROC" moodCode="PRMS">
+      <code code="73761001" codeSystem="2.16.840.1.113883.6.96" codeSystemName="SNOMED CT" displayName="Colonoscopy"/>
+    </procedure>
+  </entryRelationship>
+</act>"""
+
+
+def _policy_with(authorization: str) -> str:
+    text = POLICY.read_text(encoding="utf-8-sig")
+    start = text.index('<act classCode="ACT" moodCode="EVN">\n      <templateId root="2.16.840.1.113883.10.20.1.19" />')
+    end = text.index("</act>", start) + len("</act>")
+    return text[:start] + authorization + text[end:]
+
+
+def test_authorized_service_is_a_service_request_on_the_coverage(validate):
+    bundle, report = convert_text(_policy_with(AUTHORIZATION))
+    (cov,) = resources_of(bundle, "Coverage")
+    (sr,) = resources_of(bundle, "ServiceRequest")
+    assert validate(sr) == []
+    assert sr["meta"]["profile"] == ["http://hl7.org/fhir/us/core/StructureDefinition/us-core-servicerequest"]
+    assert sr["code"] == {"coding": [{"system": "http://snomed.info/sct", "code": "73761001",
+                                      "display": "Colonoscopy"}], "text": "Colonoscopy"}
+    assert sr["intent"] == "plan"          # PRMS (promise) -> plan, as for every planned statement
+    assert sr["status"] == "active"        # no statusCode: a planned statement is active
+    assert sr["subject"] == {"reference": "Patient/p1"}
+    assert sr["identifier"] == [{"system": "urn:ietf:rfc:3986",
+                                 "value": "urn:uuid:f4dce790-8328-11db-9fe1-0800200c9a66"}]
+    assert sr["insurance"] == [{"reference": f"Coverage/{cov['id']}"}]
+    assert not [i for i in report.issues if i.template_id == "2.16.840.1.113883.10.20.1.19"]
+
+
+def test_authorization_of_two_services_and_of_a_medication(validate):
+    two = AUTHORIZATION.replace("</act>", """<entryRelationship typeCode="SUBJ">
+    <procedure classCode="PROC" moodCode="PRMS"><id root="2.16.840.1.113883.19.5" extension="auth-2"/>
+      <code code="80146002" codeSystem="2.16.840.1.113883.6.96" displayName="Appendectomy"/>
+      <effectiveTime value="20240301"/></procedure></entryRelationship>
+  <entryRelationship typeCode="SUBJ">
+    <substanceAdministration classCode="SBADM" moodCode="PRMS"><consumable><manufacturedProduct>
+      <manufacturedMaterial><code code="197361" codeSystem="2.16.840.1.113883.6.88"/></manufacturedMaterial>
+      </manufacturedProduct></consumable></substanceAdministration></entryRelationship>
+</act>""")
+    bundle, report = convert_text(_policy_with(two))
+    (cov,) = resources_of(bundle, "Coverage")
+    srs = {r["code"]["coding"][0]["code"]: r for r in resources_of(bundle, "ServiceRequest")}
+    assert set(srs) == {"73761001", "80146002"}
+    appendectomy = srs["80146002"]
+    assert validate(appendectomy) == []
+    assert appendectomy["occurrenceDateTime"] == "2024-03-01"
+    assert appendectomy["identifier"] == [
+        {"system": "urn:oid:2.16.840.1.113883.19.5", "value": "auth-2"},
+        {"system": "urn:ietf:rfc:3986", "value": "urn:uuid:f4dce790-8328-11db-9fe1-0800200c9a66"}]
+    assert all(r["insurance"] == [{"reference": f"Coverage/{cov['id']}"}] for r in srs.values())
+    assert srs["73761001"]["id"] != appendectomy["id"]
+    assert [i.level for i in report.issues
+            if "authorized by an Authorization Activity is a substanceAdministration" in i.reason] == ["unmapped"]
+
+
+@needs_corpus
+def test_c32_authorization_once_per_policy(validate):
+    path = CORPUS / "amida-blue-button" / "example" / "C32.xml"
+    bundle, report = ccda2fhir.convert(path.read_bytes(), "p1", report=True)
+    (cov,) = resources_of(bundle, "Coverage")
+    (sr,) = [r for r in resources_of(bundle, "ServiceRequest") if r.get("insurance")]
+    assert validate(sr) == []
+    assert sr["insurance"] == [{"reference": f"Coverage/{cov['id']}"}]
+    assert sr["code"]["coding"][0]["code"] == "73761001"
+    assert not [i for i in report.issues if "Authorization" in i.reason]

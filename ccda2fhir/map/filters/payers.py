@@ -1,5 +1,5 @@
 """Payers: Coverage Activity / Policy Activity -> US Core Coverage (+ payer Organization,
-subscriber RelatedPerson, guarantor on an Account).
+subscriber RelatedPerson, guarantor on an Account, authorized services as ServiceRequests).
 
 No C-CDA on FHIR page covers payers; this follows US Core Coverage and FHIR R4:
 one Coverage per Policy Activity; payor from the payer performer (4.87);
@@ -238,19 +238,86 @@ def coverage_account(policy, parents, nested=False) -> None:
     return None
 
 
+# Authorization Activity (1.19, CCD 1.0 and C-CDA alike): "authorizations or pre-authorizations
+# currently active for the patient for the particular payer", holding (SUBJ) the service authorized,
+# a statement in promise mood (PRMS). FHIR has no authorization resource short of a ClaimResponse
+# (whose required insurer, request, outcome, use and created the source does not give), so the
+# authorized service is what is kept: a ServiceRequest for it (resource/AuthorizedService) whose
+# `insurance` is this Coverage. FHIR R4 ServiceRequest.insurance is "insurance plans, coverage
+# extensions, pre-authorizations and/or pre-determinations that may be needed for delivering the
+# requested service" (Reference(Coverage | ClaimResponse)): the link the C-CDA nesting states.
+# The authorized statement rarely has an id of its own (never in the corpus): the authorization's
+# id is the one the source gives for it, so it is the ServiceRequest's identifier too.
+AUTHORIZED_ELEMENTS = ("procedure", "act", "observation", "encounter")
+
+
+def _authorizations(policy) -> list[dict]:
+    return [c for c in children(policy) if has_template(c, *AUTHORIZATION)]
+
+
 @template_global
-def authorization_note(policy) -> None:
-    """Authorization Activities (1.19) have no Coverage element: said in the report, not dropped silently."""
+def coverage_authorizations(policy, parents, nested=False) -> None:
+    """Each statement an Authorization Activity authorizes -> resource/AuthorizedService, made
+    once this Coverage is (its Reference is the ServiceRequest's insurance). Reported, not
+    dropped: an authorization naming no service, or a service that is no procedure/act/
+    observation/encounter (a medication or supply authorized: none in the corpus)."""
+    if nested:
+        return None
     conv = _conversion()
-    for c in children(policy):
-        if has_template(c, *AUTHORIZATION):
-            seen = _WARNED.setdefault(conv, set())
-            if id(c) in seen:   # the policy may be rendered twice (List entries, then the route)
+    from .navigation import statement_of
+    for auth in _authorizations(policy):
+        # C-CDA: SHALL be typeCode SUBJ; whatever it holds is taken (nothing dropped).
+        held = [statement_of(rel) for rel in many(auth.get("entryRelationship"))]
+        held = [(el, s) for el, s in held if s is not None]
+        if not held:
+            _warn_once(conv, auth, "Authorization Activity names no authorized service; not mapped",
+                       "partial", AUTHORIZATION[0])
+        for el, stmt in held:
+            if el not in AUTHORIZED_ELEMENTS:
+                _warn_once(conv, stmt, f"service authorized by an Authorization Activity is a {el}: "
+                           "not mapped", "unmapped", AUTHORIZATION[0])
                 continue
-            seen.add(id(c))
-            conv.warn("Authorization Activity has no FHIR Coverage element; not mapped",
-                               level="partial", template_id=AUTHORIZATION[0], line=c.get("_line"))
+            conv.emit_after("resource/AuthorizedService", "coverage", src=stmt, authorization=auth,
+                            parents=[auth, policy] + list(many(parents)), element=el)
     return None
+
+
+def _warn_once(conv, stmt, reason, level, template_id):
+    seen = _WARNED.setdefault(conv, set())
+    if id(stmt) in seen:   # the policy may be rendered twice (List entries, then the route)
+        return
+    seen.add(id(stmt))
+    conv.warn(reason, level=level, template_id=template_id, line=stmt.get("_line"))
+
+
+@template_global
+def authorized_service_key(stmt, authorization) -> str | None:
+    """The authorized service's identity: its own ids, else the authorization's (with the
+    service's place in it when the authorization names several)."""
+    from .identifiers import id_key
+    from .navigation import statement_of
+    own = id_key((stmt or {}).get("id"))
+    if own:
+        return own
+    auth_key = id_key((authorization or {}).get("id"))
+    if not auth_key:
+        return None
+    held = [s for rel in many(authorization.get("entryRelationship"))
+            for s in [statement_of(rel)[1]] if s is not None]
+    if len(held) <= 1:
+        return "authorization " + auth_key
+    pos = next((i for i, s in enumerate(held) if s is stmt), 0)
+    return f"authorization {auth_key} {pos}"
+
+
+@template_global
+def authorized_service_identifiers(stmt, authorization) -> list[dict]:
+    """identifier: the service's own ids, then the authorization's (see the note above)."""
+    out = identifiers((stmt or {}).get("id"))
+    for ident in identifiers((authorization or {}).get("id")):
+        if ident not in out:
+            out.append(ident)
+    return out
 
 
 def _is_plan_act(c: dict) -> bool:
@@ -260,9 +327,9 @@ def _is_plan_act(c: dict) -> bool:
 @template_global
 def coverage_nested(policy, parents, section, nested=False) -> None:
     """The Policy route consumes everything nested (the health plan act has no templateId to
-    absorb it by): the Authorization Activity is reported, the plan act is Coverage.class, and
-    any other nested statement (Note Activity, comment, ...) is mapped through its own route,
-    or reported when nothing maps it."""
+    absorb it by): the Authorization Activity is mapped by coverage_authorizations, the plan
+    act is Coverage.class, and any other nested statement (Note Activity, comment, ...) is
+    mapped through its own route, or reported when nothing maps it."""
     if nested:
         return None
     from ..dispatch import section_keys
