@@ -254,3 +254,66 @@ def test_current_occupation_with_industry_component(validate):
     assert occ["component"][0]["valueCodeableConcept"]["coding"][0] == {
         "system": "urn:oid:2.16.840.1.114222.4.5.315", "code": "8270"}
     assert not [o for o in resources_of(b, "Observation") if o["code"]["coding"][0]["code"] == "86188-0"]
+
+
+# eICR Travel History acts (written here after the eICR R2 STU3.1 sample's shapes)
+TRAVEL = """<section><templateId root="2.16.840.1.113883.10.20.22.2.17" extension="2015-08-01"/>
+  <code code="29762-2" codeSystem="2.16.840.1.113883.6.1"/><title>Social History</title><text>travel</text>
+  <entry typeCode="DRIV"><act classCode="ACT" moodCode="EVN">
+    <templateId root="2.16.840.1.113883.10.20.15.2.3.1" extension="2022-05-01"/>
+    <id root="b98e410c-d29a-46d8-8fc8-f55a9d3022b9"/>
+    <code code="420008001" codeSystem="2.16.840.1.113883.6.96" displayName="Travel"/>
+    <statusCode code="completed"/>
+    <effectiveTime><low value="20200425"/><high value="202004301530-0500"/></effectiveTime>
+    <participant typeCode="LOC"><participantRole classCode="TERR">
+      <code code="FJI" codeSystem="1.0.3166.1" displayName="Fiji"/>
+      <addr><city>Nadi</city><country>FJ</country></addr>
+    </participantRole></participant>
+    <entryRelationship typeCode="COMP"><observation classCode="OBS" moodCode="EVN">
+      <templateId root="2.16.840.1.113883.10.20.15.2.3.51" extension="2022-05-01"/>
+      <id root="3adc7f4d-ff0a-4b38-9252-bd65edbe3dff"/>
+      <code code="280147009" codeSystem="2.16.840.1.113883.6.96" displayName="Type of activity"/>
+      <statusCode code="completed"/>
+      <value xsi:type="CD" code="C0683587" codeSystem="2.16.840.1.113883.6.86" displayName="tourism"/>
+    </observation></entryRelationship>
+  </act></entry>
+  <entry typeCode="DRIV"><act classCode="ACT" moodCode="EVN">
+    <templateId root="2.16.840.1.113883.10.20.15.2.3.1" extension="2022-05-01"/>
+    <id root="79565142-eae0-4213-a3b3-b73cdf474682"/>
+    <code code="420008001" codeSystem="2.16.840.1.113883.6.96" displayName="Travel"/>
+    <text>Spent 8 years in the UK</text>
+    <statusCode code="completed"/>
+    <effectiveTime><width value="3" unit="wk"/><high value="20201109"/></effectiveTime>
+  </act></entry>
+</section>"""
+
+
+def test_travel_history_is_an_observation_of_the_trip(validate):
+    bundle, report = ccda2fhir.convert(wrap_fragment(TRAVEL).encode(), "test-patient", report=True)
+    trips = [r for r in resources_of(bundle, "Observation")
+             if r["code"]["coding"][0]["code"] == "420008001"]
+    assert len(trips) == 2
+    for r in trips:
+        assert validate(r) == []
+    fiji = next(r for r in trips if r["identifier"][0]["value"].endswith("f55a9d3022b9"))
+    assert fiji["status"] == "final"
+    assert fiji["category"] == [{"coding": [SOCIAL_CAT]}]
+    assert fiji["code"]["coding"] == [{"system": SNOMED, "code": "420008001", "display": "Travel"}]
+    assert fiji["effectivePeriod"] == {"start": "2020-04-25", "end": "2020-04-30T15:30:00-05:00"}
+    assert fiji["component"] == [
+        {"code": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
+                              "code": "LOC", "display": "location"}]},
+         "valueCodeableConcept": {"coding": [{"system": "urn:iso:std:iso:3166", "code": "FJI",
+                                              "display": "Fiji"}], "text": "Fiji"},
+         "extension": [{"url": "http://hl7.org/fhir/us/ph-library/StructureDefinition/us-ph-address-extension",
+                        "valueAddress": {"city": "Nadi", "country": "FJ"}}]},
+        {"code": {"coding": [{"system": SNOMED, "code": "280147009", "display": "Type of activity"}],
+                  "text": "Type of activity"},
+         "valueCodeableConcept": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/umls",
+                                              "code": "C0683587", "display": "tourism"}], "text": "tourism"}}]
+    uk = next(r for r in trips if r is not fiji)
+    assert uk["note"] == [{"text": "Spent 8 years in the UK"}]
+    # 'the last 3 weeks': FHIR's Period has no width; the end is kept, the width reported
+    assert uk["effectivePeriod"] == {"end": "2020-11-09"}
+    assert any("width 3 wk left out" in i.reason for i in report.issues)
+    assert not [i for i in report.issues if i.level in ("unmapped", "error")]

@@ -949,3 +949,54 @@ def generic_effective(src) -> dict:
     from .dates import latest
     t = latest([a.get("time") for a in many((src or {}).get("author")) if isinstance(a, dict)])
     return {"dateTime": t} if t else {}
+
+
+# ------------------------------------------------------------------ travel history (eICR)
+PH_ADDRESS = "http://hl7.org/fhir/us/ph-library/StructureDefinition/us-ph-address-extension"
+LOCATION = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
+                        "code": "LOC", "display": "location"}]}
+PURPOSE_OF_TRAVEL = ("2.16.840.1.113883.10.20.15.2.3.51",)
+
+
+@template_filter
+def travel_components(src) -> list[dict]:
+    """Observation.component of an eICR Travel History act, in the shape of HL7's US Public Health
+    Travel History profile (ph-library): each LOC participant a 'location' component (code
+    v3-ParticipationType LOC) with its coded place as the value and its address in the
+    us-ph-address-extension; each Purpose of Travel Observation a component of its own code
+    (280147009 Type of activity) and value."""
+    from .addresses import address
+    from .codes import codeable_concept
+    from .navigation import related
+    out = []
+    for part in many((src or {}).get("participant")):
+        role = (part or {}).get("participantRole") if isinstance(part, dict) else None
+        if part.get("typeCode") != "LOC" or not isinstance(role, dict):
+            continue
+        comp = {"code": LOCATION}
+        place = codeable_concept(role.get("code"))
+        if place:
+            comp["valueCodeableConcept"] = place
+        where = address(role.get("addr"))
+        if where:
+            comp["extension"] = [{"url": PH_ADDRESS, "valueAddress": where}]
+        if len(comp) > 1:
+            out.append(comp)
+    for obs in related(src, *PURPOSE_OF_TRAVEL):
+        value = obs_value(obs)
+        if value:
+            out.append({"code": obs_code(obs), **value})
+    return out
+
+
+@template_filter
+def travel_effective(src) -> dict:
+    """effective[x] of a Travel History: the period travelled (low/high; a single time as a
+    dateTime). eICR also allows 'the last 3 weeks' (width and high): FHIR's Period has no width,
+    so the end is kept and the width reported, never turned into a computed start."""
+    eff = one((src or {}).get("effectiveTime"))
+    if isinstance(eff, dict) and isinstance(eff.get("width"), dict) and eff["width"].get("value"):
+        w = eff["width"]
+        _warn(f"travel history: effectiveTime width {w.get('value')} {w.get('unit') or ''} left out "
+              "(FHIR Period has no duration)".replace("  ", " "))
+    return effective(eff, True)
