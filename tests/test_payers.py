@@ -75,7 +75,8 @@ def test_spouse_covered_by_the_holders_policy(validate):
 def test_ccd_r21_payers(validate):
     path = CORPUS / "hl7-cda-ccda-2.1" / "examples" / "C-CDA_R2-1_CCD.xml"
     bundle, report = ccda2fhir.convert(path.read_bytes(), "p1", report=True)
-    (cov,) = resources_of(bundle, "Coverage")
+    # the Policy Activity's (the other Coverage is a planned procedure's Planned Coverage)
+    (cov,) = [c for c in resources_of(bundle, "Coverage") if c.get("meta")]
     assert cov["order"] == 2                       # the entryRelationship's sequenceNumber
     assert resolve(bundle, cov["payor"][0])["name"] == "Good Health Insurance"
     assert cov["subscriberId"] == "1138345"
@@ -198,3 +199,43 @@ def test_c32_authorization_once_per_policy(validate):
     assert sr["insurance"] == [{"reference": f"Coverage/{cov['id']}"}]
     assert sr["code"]["coding"][0]["code"] == "73761001"
     assert not [i for i in report.issues if "Authorization" in i.reason]
+
+
+def test_planned_coverage_is_the_insurance_of_its_planned_statements(validate):
+    path = FIXTURES / "hl7-c-cda-examples" / "Documents" / "Care Plan" / "Care_Plan.xml"
+    bundle, report = ccda2fhir.convert(path.read_bytes(), "p1", report=True)
+    # three planned statements name the same Planned Coverage (same id, same content): one Coverage
+    (cov,) = resources_of(bundle, "Coverage")
+    assert validate(cov) == []
+    assert cov["identifier"] == [{"system": "urn:ietf:rfc:3986", "value": "urn:uuid:03f5e10b-7e79-4610-9626-d2984ff10cc1"},
+                                 {"system": "urn:ietf:rfc:3986", "value": "urn:uuid:4c9a3be1-5f09-46dd-88e7-14c8ec612e4c"}]
+    assert cov["status"] == "active"
+    assert cov["type"]["coding"] == [{"system": "https://nahdo.org/sopt", "code": "111", "display": "Medicare HMO"}]
+    assert cov["beneficiary"] == {"reference": "Patient/p1"}
+    assert "meta" not in cov          # no relationship: not claimed as US Core Coverage
+    insured = sorted(r["code"]["coding"][0]["code"] for r in resources_of(bundle, "ServiceRequest")
+                     if r.get("insurance") == [{"reference": f"Coverage/{cov['id']}"}])
+    assert insured == ["371907003", "423171007", "71850-2"]
+    assert not [i for i in report.issues if i.level in ("unmapped", "error") and i.line in (977, 983, 1018, 1024)]
+
+
+def test_planned_coverage_alone_is_kept_and_reported(validate):
+    text = """<act classCode="ACT" moodCode="INT">
+  <templateId root="2.16.840.1.113883.10.20.22.4.129" />
+  <id root="03f5e10b-7e79-4610-9626-d2984ff10cc1" />
+  <code code="48768-6" codeSystem="2.16.840.1.113883.6.1" displayName="Payment Sources" />
+  <statusCode code="active" />
+  <entryRelationship typeCode="COMP">
+    <act classCode="ACT" moodCode="INT">
+      <id root="4c9a3be1-5f09-46dd-88e7-14c8ec612e4c" />
+      <code code="111" displayName="Medicare HMO" codeSystem="2.16.840.1.113883.3.221.5" />
+      <statusCode code="active" />
+    </act>
+  </entryRelationship>
+</act>"""
+    bundle, report = convert_text(text)
+    (cov,) = resources_of(bundle, "Coverage")
+    assert validate(cov) == []
+    assert cov["type"]["coding"][0]["code"] == "111"
+    assert [i.level for i in report.issues if "Planned Coverage outside a planned statement" in i.reason] == ["partial"]
+    assert not [i for i in report.issues if i.level in ("unmapped", "error")]

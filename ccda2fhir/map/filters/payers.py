@@ -353,3 +353,58 @@ def coverage_nested(policy, parents, section, nested=False) -> None:
                 conv.warn("no mapping for this statement nested in a Policy Activity", level="unmapped",
                           template_id=tids[0] if tids else None, element=element, line=child.get("_line"))
     return None
+
+
+# ---- Planned Coverage (4.129) ------------------------------------------------------------------
+
+# Request resources with an `insurance` element (FHIR R4: "insurance plans, coverage extensions,
+# pre-authorizations and/or pre-determinations that may be needed for delivering the requested service").
+_INSURED_REQUESTS = ("ServiceRequest", "MedicationRequest", "DeviceRequest")
+
+
+@template_global
+def planned_coverage_policy(src) -> dict:
+    """The policy act a Planned Coverage holds (C-CDA: exactly one COMP act, moodCode INT); {}
+    when there is none."""
+    acts = [c for c in children(src) if c.get("classCode", "ACT") == "ACT"]
+    return acts[0] if acts else {}
+
+
+@template_global
+def planned_coverage_identifiers(src, policy) -> list[dict]:
+    out = identifiers((src or {}).get("id"))
+    for ident in identifiers((policy or {}).get("id")):
+        if ident not in out:
+            out.append(ident)
+    return out
+
+
+@template_global
+def planned_coverage_insurance(src, parents, nested=False) -> None:
+    """Name this Coverage in the `insurance` of the request resource the holding planned
+    statement became (now, or once it is made). Its Reference comes from rendering the same
+    Coverage again (``nested``: identical content, so the same resource). Reported when the
+    holder became a resource with no insurance element, or none (a Planned Coverage alone)."""
+    if nested:
+        return None
+    from .long_tail import _add_once, _becomes_resource
+    conv = _conversion()
+    where = dict(conv.where)
+    holder = one(parents) if parents else None
+    if not isinstance(holder, dict) or not _becomes_resource(holder):
+        conv.warn("Planned Coverage outside a planned statement: the Coverage is kept, "
+                  "no request names it", level="partial", **where)
+        return None
+    cov = _emit("resource/CoveragePlanned", src=src, parents=parents, nested=True)
+    if not cov:
+        return None
+
+    def apply(res: dict) -> None:
+        if res.get("resourceType") in _INSURED_REQUESTS:
+            _add_once(res.setdefault("insurance", []), cov)
+        else:
+            conv.warn(f"Planned Coverage of a {res.get('resourceType')}, which has no insurance "
+                      "element: the Coverage is kept, the link is not", level="partial", **where)
+
+    conv.when_made(holder, apply)
+    return None
