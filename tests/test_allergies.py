@@ -772,3 +772,19 @@ def test_concern_period_keeps_the_active_concerns_end_beside_the_allergys_own_da
 def test_allergy_outside_a_concern_has_no_concern_period(validate):
     a = only_allergy(convert_xml(section("<entry>" + allergy_obs() + "</entry>"))[0], validate)
     assert "extension" not in a
+
+
+def test_concern_act_author_is_a_provenance_of_the_allergy(validate):
+    """The observation's author makes the recorder and its Provenance; the concern act's own
+    author (IG: mapped to the AllergyIntolerance) a Provenance of its own targeting the allergy."""
+    obs = allergy_obs(author("20210304101500-0500", "1111111111", "Observer"))
+    xml = concern(obs).replace("<entryRelationship", author("20200102", "2222222222", "Concerned")
+                               + "<entryRelationship", 1)
+    bundle, _ = convert_xml(section(xml))
+    a = only_allergy(bundle, validate)
+    target = {"reference": f"AllergyIntolerance/{a['id']}"}
+    provs = [p for p in resources_of(bundle, "Provenance") if target in p["target"] and not p.get("entity")]
+    by_author = {practitioner_family(bundle, p["agent"][0]["who"]): p["recorded"] for p in provs}
+    assert by_author == {"Observer": "2021-03-04T10:15:00-05:00",
+                         "Concerned": "2020-01-02T00:00:00Z"}   # a date-only time: midnight UTC
+    assert practitioner_family(bundle, a["recorder"]) == "Observer"

@@ -135,3 +135,17 @@ def test_encounter_diagnosis_is_no_concern(validate):
     assert validate(c) == []
     assert c["onsetDateTime"] == "2020-01-02"
     assert "extension" not in c
+
+
+def test_concern_act_author_is_a_provenance_of_the_condition(validate):
+    """No Known Problems (HL7 example): only the Problem Concern Act has an author; IG: concern
+    authors are mapped to the Condition (recorder) and so to its Provenance."""
+    bundle, (c,), _ = conditions("No Known Problems(C-CDA2.1).xml", validate)
+    target = {"reference": f"Condition/{c['id']}"}
+    # (the document Provenance, with its source entity, targets every resource)
+    (prov,) = [p for p in resources_of(bundle, "Provenance") if target in p["target"] and not p.get("entity")]
+    assert prov["recorded"] == "2013-06-07T16:05:06-04:00"
+    (agent,) = prov["agent"]
+    assert agent["type"]["coding"][0]["code"] == "author"
+    assert agent["who"] == c["recorder"]
+    assert resolve(bundle, agent["who"])["name"][0]["family"] == "Sixer"

@@ -138,6 +138,28 @@ def concern_period(concern) -> list[dict]:
 
 
 @template_global
+def wrapper_provenance(wrapper) -> None:
+    """A Provenance, targeting the resource being rendered, for the authors of the act that wraps
+    its observation (Problem / Allergy / Health Concern Act, Encounter Diagnosis ...). The wrapper
+    makes no resource of its own, so the engine's per-statement Provenance never sees its authors;
+    the IG (CF-problems, CF-allergies) recommends that authors recorded on the concern act be
+    mapped to the Condition / AllergyIntolerance. Made, like every entry Provenance, when an author
+    gives a time and a known agent. Returns nothing (use in ``{% set _ = ... %}``)."""
+    from ..conversion import current
+    from .navigation import has_template
+    from .provenance import author_agents, authored_at
+    if not isinstance(wrapper, dict) or not wrapper.get("author"):
+        return None
+    code = wrapper.get("code") if isinstance(wrapper.get("code"), dict) else {}
+    if not (has_template(wrapper, *WRAPPERS, *CONCERN_ACTS) or code.get("code") == "CONC"):
+        return None
+    when, agents = authored_at(wrapper["author"]), author_agents(wrapper["author"])
+    if when and agents:
+        current().emit_after("resource/EntryProvenance", "target", recorded=when, agents=agents)
+    return None
+
+
+@template_global
 def condition_profile(src, section, parents, category=None) -> str:
     if _category_code(section, parents, category) == "encounter-diagnosis":
         return "http://hl7.org/fhir/us/core/StructureDefinition/us-core-condition-encounter-diagnosis"
