@@ -297,3 +297,67 @@ def test_dir_findings_and_procedure_context(validate):
     assert series["instance"][0]["sopClass"] == {"system": "urn:ietf:rfc:3986",
                                                  "code": "urn:oid:1.2.840.10008.5.1.4.1.1.1"}
     assert study["numberOfInstances"] == 2
+
+
+# ------------------------------------------------------------------ CCD 1.0 Purpose Activity
+PURPOSE = """<section>
+  <templateId root="2.16.840.1.113883.10.20.1.13"/>
+  <code code="48764-5" codeSystem="2.16.840.1.113883.6.1"/>
+  <title>Summary Purpose</title>
+  <text>Transfer of care<content ID="c1">Not the complete legal health record.</content></text>
+  <entry typeCode="DRIV">
+    <act classCode="ACT" moodCode="EVN">
+      <templateId root="2.16.840.1.113883.10.20.1.30"/>
+      <code code="23745001" codeSystem="2.16.840.1.113883.6.96" displayName="Documentation procedure"/>
+      <statusCode code="completed"/>
+      <entryRelationship typeCode="RSON">
+        <act classCode="ACT" moodCode="EVN">
+          <code code="308292007" codeSystem="2.16.840.1.113883.6.96" displayName="Transfer of care"/>
+          <statusCode code="completed"/>
+          {inner}
+        </act>
+      </entryRelationship>
+    </act>
+  </entry>
+</section>"""
+COMMENT = """<entryRelationship typeCode="SUBJ" inversionInd="true"><act classCode="ACT" moodCode="EVN">
+  <templateId root="2.16.840.1.113883.10.20.1.40"/>
+  <code code="48767-8" codeSystem="2.16.840.1.113883.6.1" displayName="Annotation Comment"/>
+  <text><reference value="#c1"/></text><statusCode code="completed"/></act></entryRelationship>"""
+
+
+def test_purpose_activity_is_a_documentation_procedure_with_its_reason(validate):
+    b, report = convert(wrap_fragment(PURPOSE.replace("{inner}", COMMENT)), validate)
+    [proc] = resources_of(b, "Procedure")
+    assert proc["meta"]["profile"] == ["http://hl7.org/fhir/us/core/StructureDefinition/us-core-procedure"]
+    assert codes(proc["code"]) == [(SNOMED, "23745001")]
+    assert proc["status"] == "completed"
+    assert proc["reasonCode"] == [{"coding": [{"system": SNOMED, "code": "308292007", "display": "Transfer of care"}],
+                                   "text": "Transfer of care"}]
+    assert proc["note"] == [{"text": "Not the complete legal health record."}]
+    assert proc["_performedDateTime"]["extension"][0]["valueCode"] == "unknown"   # no effectiveTime
+    assert "performedDateTime" not in proc
+    assert not [i for i in report.issues if i.level in ("unmapped", "error")]
+    assert not generic(report, "2.16.840.1.113883.10.20.1.30")
+
+
+def test_purpose_reason_naming_a_problem_elsewhere_is_a_reference(validate):
+    problem = """<component><section><code code="11450-4" codeSystem="2.16.840.1.113883.6.1"/><title>Problems</title>
+      <entry><act classCode="ACT" moodCode="EVN"><templateId root="2.16.840.1.113883.10.20.22.4.3"/>
+        <id root="2.16.840.1.113883.19" extension="concern-1"/><code code="CONC" codeSystem="2.16.840.1.113883.5.6"/>
+        <statusCode code="active"/><effectiveTime><low value="20200101"/></effectiveTime>
+        <entryRelationship typeCode="SUBJ"><observation classCode="OBS" moodCode="EVN">
+          <templateId root="2.16.840.1.113883.10.20.22.4.4"/><id root="2.16.840.1.113883.19" extension="prob-1"/>
+          <code code="55607006" codeSystem="2.16.840.1.113883.6.96"/><statusCode code="completed"/>
+          <effectiveTime><low value="20200101"/></effectiveTime>
+          <value xsi:type="CD" code="38341003" codeSystem="2.16.840.1.113883.6.96" displayName="Hypertension"/>
+        </observation></entryRelationship></act></entry></section></component>"""
+    reason = """<entryRelationship typeCode="RSON"><observation classCode="OBS" moodCode="EVN">
+      <id root="2.16.840.1.113883.19" extension="prob-1"/><code nullFlavor="NA"/></observation></entryRelationship>"""
+    purpose = PURPOSE.replace("{inner}", "").replace("</act>\n      </entryRelationship>\n    </act>",
+                                                     "</act>\n      </entryRelationship>\n" + reason + "\n    </act>")
+    b, _ = convert(wrap_fragment(f"<component>{purpose}</component>{problem}"), validate)
+    [proc] = resources_of(b, "Procedure")
+    [cond] = resources_of(b, "Condition")
+    assert proc["reasonReference"] == [{"reference": f"Condition/{cond['id']}"}]
+    assert codes(proc["reasonCode"][0]) == [(SNOMED, "308292007")]

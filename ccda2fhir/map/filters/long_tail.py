@@ -329,3 +329,50 @@ def imaging_series(study) -> list[dict]:
              "instance": instances or None}
         out.append({k: v for k, v in s.items() if v is not None})
     return out
+
+
+COMMENTS = ("2.16.840.1.113883.10.20.22.4.64", "2.16.840.1.113883.10.20.1.40")
+
+
+@template_global
+def purpose_reasons(src, parents) -> dict:
+    """{'codes', 'refs', 'notes'} of a Purpose Activity (1.30, resource/PurposeProcedure) from its
+    RSON targets: a reason naming (by id) a statement converted elsewhere is a reasonReference;
+    else its code (an observation's coded value first) is a reasonCode, its text when uncoded.
+    The reason's Comment Activities are notes. Whatever else the activity or its reasons hold
+    is mapped by its own route (map_nested: a generic resource, reported, when none)."""
+    from ..dispatch import map_nested
+    from .codes import codeable_concept
+    from .conditions import comments
+    from .navigation import has_template
+    from .plans import _REASON_TYPES, refs_to_statements
+    from .text import text
+    conv = _conv()
+    codes, refs, notes = [], [], []
+    chain = [src] + list(many(parents))
+    for rel in many((src or {}).get("entryRelationship")):
+        el, stmt = statement_of(rel)
+        if stmt is None:
+            continue
+        if rel.get("typeCode") != "RSON":
+            map_nested(conv, el, stmt, chain)
+            continue
+        found = refs_to_statements(stmt.get("id"), _REASON_TYPES, exclude=stmt)
+        value = one(stmt.get("value")) if el == "observation" else None
+        cc = codeable_concept(value) if isinstance(value, dict) and value.get("code") else None
+        cc = cc or codeable_concept(stmt.get("code")) or (
+            {"text": text(stmt.get("text"))} if text(stmt.get("text")) else None)
+        for r in found:
+            _add_once(refs, r)
+        if cc and not found:
+            _add_once(codes, cc)
+        for n in comments(stmt):
+            _add_once(notes, n)
+        for rel2 in many(stmt.get("entryRelationship")):
+            el2, inner = statement_of(rel2)
+            if inner is not None and not has_template(inner, *COMMENTS):
+                map_nested(conv, el2, inner, [stmt] + chain)
+        if not (cc or found):
+            conv.warn("Purpose Activity reason with neither a code nor a text: not kept",
+                      level="partial", line=stmt.get("_line"))
+    return {"codes": codes, "refs": refs, "notes": notes}
