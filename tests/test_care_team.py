@@ -76,3 +76,22 @@ def test_onc_sample_care_team(validate):
     assert len(team["participant"]) == 2
     assert all(resolve(bundle, p["member"])["resourceType"] == "Practitioner" for p in team["participant"])
     assert team["period"] == {"start": "2015-06-22T18:00:00-05:00"}
+
+
+def test_member_act_author_is_a_provenance_of_the_care_team(validate):
+    """The Care Team Member Act makes no resource (it is a CareTeam.participant); its author says
+    who recorded that membership and when: a Provenance targeting the CareTeam."""
+    member_author = """<author><templateId root="2.16.840.1.113883.10.20.22.4.119"/>
+      <time value="20210928171927+0000"/>
+      <assignedAuthor><id root="2.16.840.1.113883.4.6" extension="1234567893"/>
+        <assignedPerson><name><given>Kayla</given><family>Thomas</family></name></assignedPerson>
+      </assignedAuthor></author>
+        </act>"""
+    text = CT.read_text(encoding="utf-8-sig").replace("</act>", member_author, 1)
+    bundle, _ = convert_text(text)
+    (team,) = resources_of(bundle, "CareTeam")
+    target = {"reference": f"CareTeam/{team['id']}"}
+    (prov,) = [p for p in resources_of(bundle, "Provenance") if target in p["target"] and not p.get("entity")]
+    assert validate(prov) == []
+    assert prov["recorded"] == "2021-09-28T17:19:27+00:00"
+    assert resolve(bundle, prov["agent"][0]["who"])["name"][0]["family"] == "Thomas"
