@@ -788,3 +788,15 @@ def test_concern_act_author_is_a_provenance_of_the_allergy(validate):
     assert by_author == {"Observer": "2021-03-04T10:15:00-05:00",
                          "Concerned": "2020-01-02T00:00:00Z"}   # a date-only time: midnight UTC
     assert practitioner_family(bundle, a["recorder"]) == "Observer"
+
+
+def test_concern_time_with_both_value_and_interval_keeps_the_interval_and_reports_the_value(validate):
+    xml = concern(allergy_obs()).replace(
+        '<effectiveTime><low value="20200102"/></effectiveTime>',
+        '<effectiveTime value="20090909"><low value="20090902"/><high value="20100103"/></effectiveTime>')
+    bundle, report = convert_xml(section(xml))
+    a = only_allergy(bundle, validate)
+    assert a["extension"] == [{"url": CONCERN_PERIOD, "valuePeriod": {"start": "2009-09-02", "end": "2010-01-03"}}]
+    assert [i.reason for i in report.issues if "20090909" in i.reason] == [
+        "concern act effectiveTime has both @value '20090909' and low/high; @value left out "
+        "(an IVL_TS is one or the other)"]

@@ -133,7 +133,14 @@ def concern_period(concern) -> list[dict]:
     code = concern.get("code") if isinstance(concern.get("code"), dict) else {}
     if not (has_template(concern, *CONCERN_ACTS) or code.get("code") == "CONC"):
         return []
-    span = period(concern.get("effectiveTime"))
+    eff = one(concern.get("effectiveTime"))
+    span = period(eff)
+    if span and eff.get("value"):
+        # IVL_TS is either a point (@value) or an interval (low/high), never both (CDA datatypes
+        # dtr1-3); the interval is what C-CDA asks of a concern, the stray @value is reported
+        from .dates import _warn
+        _warn(f"concern act effectiveTime has both @value {eff['value']!r} and low/high; "
+              "@value left out (an IVL_TS is one or the other)")
     return [{"url": extension_url("concern-period"), "valuePeriod": span}] if span else []
 
 
