@@ -361,3 +361,63 @@ def test_purpose_reason_naming_a_problem_elsewhere_is_a_reference(validate):
     [cond] = resources_of(b, "Condition")
     assert proc["reasonReference"] == [{"reference": f"Condition/{cond['id']}"}]
     assert codes(proc["reasonCode"][0]) == [(SNOMED, "308292007")]
+
+
+# ------------------------------------------------------------------ CCD 1.0 Episode Observation
+EPISODE = """<entryRelationship typeCode="SUBJ" inversionInd="true"><observation classCode="OBS" moodCode="EVN">
+  <templateId root="2.16.840.1.113883.10.20.1.41"/>
+  <code code="ASSERTION" codeSystem="2.16.840.1.113883.5.4"/>
+  <statusCode code="completed"/>
+  <value xsi:type="CD" code="404684003" codeSystem="2.16.840.1.113883.6.96" displayName="Clinical finding">
+    <qualifier><name code="246456000" displayName="Episodicity"/>
+      <value code="288527008" codeSystem="2.16.840.1.113883.6.96" displayName="New episode"/></qualifier>
+  </value>
+  <entryRelationship typeCode="SAS"><observation classCode="OBS" moodCode="EVN">
+    <id root="9b56c25d-9104-45ee-9fa4-e0f3afaa01c1"/>
+    <code code="230056004" codeSystem="2.16.840.1.113883.6.96" displayName="Cigarette smoking"/>
+  </observation></entryRelationship>
+</observation></entryRelationship>"""
+
+
+def _smoking(oid: str, low: str, extra: str = "") -> str:
+    return f"""<entry><observation classCode="OBS" moodCode="EVN">
+  <templateId root="2.16.840.1.113883.10.20.1.33"/><id root="{oid}"/>
+  <code code="230056004" codeSystem="2.16.840.1.113883.6.96" displayName="Cigarette smoking"/>
+  <statusCode code="completed"/><effectiveTime><low value="{low}"/></effectiveTime>
+  <value xsi:type="ST">1 pack per day</value>{extra}</observation></entry>"""
+
+
+def test_episode_observation_qualifier_is_a_component_focused_on_its_holder(validate):
+    section = f"""<section><templateId root="2.16.840.1.113883.10.20.1.15"/>
+  <code code="29762-2" codeSystem="2.16.840.1.113883.6.1"/><title>Social History</title>
+  {_smoking("9b56c25d-9104-45ee-9fa4-e0f3afaa01c1", "1947")}
+  {_smoking("45efb604-7049-4a2e-ad33-d38556c9636c", "1973", EPISODE)}</section>"""
+    b, report = convert(wrap_fragment(section), validate)
+    obs = resources_of(b, "Observation")
+    [episode] = [o for o in obs if codes(o["code"]) == [("http://terminology.hl7.org/CodeSystem/v3-ActCode", "ASSERTION")]]
+    smoking = {o["identifier"][0]["value"]: o for o in obs if o.get("identifier")}
+    assert len(obs) == 3    # the SAS pointer is no Observation of its own
+    assert episode["focus"] == [{"reference": "Observation/" + smoking["urn:uuid:45efb604-7049-4a2e-ad33-d38556c9636c"]["id"]}]
+    assert codes(episode["valueCodeableConcept"]) == [(SNOMED, "404684003")]
+    assert episode["component"] == [{
+        "code": {"coding": [{"code": "246456000", "display": "Episodicity"}], "text": "Episodicity"},
+        "valueCodeableConcept": {"coding": [{"system": SNOMED, "code": "288527008", "display": "New episode"}],
+                                 "text": "New episode"}}]
+    earlier = smoking["urn:uuid:9b56c25d-9104-45ee-9fa4-e0f3afaa01c1"]["id"]
+    assert [i.level for i in report.issues if "earlier episode (Observation/" + earlier in i.reason] == ["partial"]
+    assert not generic(report, "2.16.840.1.113883.10.20.1.41")
+    assert not [i for i in report.issues if i.level in ("unmapped", "error")]
+
+
+@needs_corpus
+def test_c32_episode_of_a_problem_focuses_on_its_condition(validate):
+    path = CORPUS / "amida-blue-button" / "example" / "C32.xml"
+    b, report = ccda2fhir.convert(path.read_bytes(), "x", report=True)
+    episodes = [o for o in resources_of(b, "Observation") if o["code"]["coding"][0]["code"] == "ASSERTION"]
+    assert len(episodes) == 2
+    targets = sorted(resolve(b, e["focus"][0])["resourceType"] for e in episodes)
+    assert targets == ["Condition", "Observation"]
+    for e in episodes:
+        assert validate(e) == []
+        assert e["component"][0]["valueCodeableConcept"]["coding"][0]["code"] == "288527008"
+    assert not generic(report, "2.16.840.1.113883.10.20.1.41")

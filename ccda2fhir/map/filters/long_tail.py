@@ -376,3 +376,68 @@ def purpose_reasons(src, parents) -> dict:
             conv.warn("Purpose Activity reason with neither a code nor a text: not kept",
                       level="partial", line=stmt.get("_line"))
     return {"codes": codes, "refs": refs, "notes": notes}
+
+
+@template_global
+def value_qualifiers(src) -> list[dict]:
+    """Observation.component for each qualifier of a coded value (CD qualifier: name = the
+    component's code, value = its valueCodeableConcept), as the qualifier writes them."""
+    from .codes import codeable_concept
+    out = []
+    for v in many((src or {}).get("value")):
+        for q in many(v.get("qualifier") if isinstance(v, dict) else None):
+            if not isinstance(q, dict):
+                continue
+            name, value = codeable_concept(q.get("name")), codeable_concept(q.get("value"))
+            if name and value:
+                _add_once(out, {"code": name, "valueCodeableConcept": value})
+            elif name or value:
+                _conv().warn("value qualifier without a name or a value: not kept", level="partial")
+    return out
+
+
+def _made_under(stmt, skip) -> dict | None:
+    """The Reference of the resource ``stmt`` became, else of the one statement nested in it
+    (other than ``skip``) that became one: a wrapper act (a problem act) is known by its Condition."""
+    ref = resource_of(stmt)
+    if ref:
+        return ref
+    made = []
+    for rel in many((stmt or {}).get("entryRelationship")) + many((stmt or {}).get("component")):
+        _, child = statement_of(rel)
+        if child is not None and child is not skip:
+            r = resource_of(child)
+            if r and r not in made:
+                made.append(r)
+    return made[0] if len(made) == 1 else None
+
+
+@template_global
+def episode_focus(src, parents) -> list[dict]:
+    """Observation.focus of an Episode Observation: the resource its holder became. Its SAS
+    targets (pointers by id to the earlier episode) are reported, FHIR Observation having no
+    element for 'follows that episode'; the earlier episode itself is converted where it stands."""
+    from .plans import refs_to_statements
+    conv = _conv()
+    holder = one(parents) if parents else None
+    ref = _made_under(holder, src) if isinstance(holder, dict) else None
+    if ref is None and isinstance(holder, dict) and _becomes_resource(holder):
+        # the holder is rendering now (it maps what it nests itself): focus it once it is made
+        def apply(res: dict) -> None:
+            mine = _resource(src)
+            if mine is not None:
+                _add_once(mine.setdefault("focus", []),
+                          {"reference": f"{res['resourceType']}/{res['id']}"})
+        _defer(conv, holder, apply)
+    elif ref is None:
+        conv.warn("Episode Observation: the statement it qualifies became no resource; kept without "
+                  "a focus", level="partial")
+    for rel in many((src or {}).get("entryRelationship")):
+        el, prior = statement_of(rel)
+        if prior is None:
+            continue
+        found = refs_to_statements(prior.get("id"), None, exclude=prior)
+        where = f" ({found[0]['reference']})" if found else ""
+        conv.warn(f"Episode Observation: the link to the earlier episode{where} ({rel.get('typeCode')}) "
+                  "has no FHIR Observation element; not kept", level="partial", line=prior.get("_line"))
+    return [ref] if ref else []
