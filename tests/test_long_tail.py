@@ -421,3 +421,33 @@ def test_c32_episode_of_a_problem_focuses_on_its_condition(validate):
         assert validate(e) == []
         assert e["component"][0]["valueCodeableConcept"]["coding"][0]["code"] == "288527008"
     assert not generic(report, "2.16.840.1.113883.10.20.1.41")
+
+
+# ------------------------------------------------------------------ IHE PCC References entry
+def test_ihe_references_entry_is_a_document_related_to_its_holder(validate):
+    procedure = """<entry><procedure classCode="PROC" moodCode="EVN">
+  <templateId root="2.16.840.1.113883.10.20.1.29"/><id root="e401f340-7be2-11db-9fe1-0800200c9a66"/>
+  <code code="52734007" codeSystem="2.16.840.1.113883.6.96" displayName="Total hip replacement"/>
+  <statusCode code="completed"/><effectiveTime value="1998"/>
+  <entryRelationship typeCode="REFR"><act classCode="ACT" moodCode="EVN">
+    <templateId root="1.3.6.1.4.1.19376.1.5.3.1.4.4"/><id/><code nullFlavor="NA"/>
+    <reference typeCode="REFR"><externalDocument classCode="DOC" moodCode="EVN">
+      <id root="2.16.840.1.113883.19.5" extension="op-note-1"/>
+      <text>Location of Documentation - URL or other</text></externalDocument></reference>
+    <reference typeCode="REFR"><externalDocument classCode="DOC" moodCode="EVN">
+      <id root="2.16.840.1.113883.19.5" extension="op-note-2"/>
+      <text mediaType="application/pdf"><reference value="http://example.org/op-note-2.pdf"/></text>
+    </externalDocument></reference>
+  </act></entryRelationship></procedure></entry>"""
+    b, report = convert(wrap_fragment(procedure, "47519-4"), validate)
+    [proc] = resources_of(b, "Procedure")
+    docs = {d["masterIdentifier"]["value"]: d for d in resources_of(b, "DocumentReference")
+            if d.get("masterIdentifier") and d["masterIdentifier"]["value"] != "fragment-test"}   # the source document's
+    assert set(docs) == {"op-note-1", "op-note-2"}
+    assert docs["op-note-1"]["content"] == [{"attachment": {"title": "Location of Documentation - URL or other"}}]
+    assert docs["op-note-2"]["content"] == [{"attachment": {"contentType": "application/pdf",
+                                                            "url": "http://example.org/op-note-2.pdf"}}]
+    for d in docs.values():
+        assert d["context"]["related"] == [{"reference": f"Procedure/{proc['id']}"}]
+        assert d["status"] == "current" and d["subject"] == {"reference": "Patient/test-patient"}
+    assert not generic(report, "1.3.6.1.4.1.19376.1.5.3.1.4.4")

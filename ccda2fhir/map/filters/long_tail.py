@@ -441,3 +441,57 @@ def episode_focus(src, parents) -> list[dict]:
         conv.warn(f"Episode Observation: the link to the earlier episode{where} ({rel.get('typeCode')}) "
                   "has no FHIR Observation element; not kept", level="partial", line=prior.get("_line"))
     return [ref] if ref else []
+
+
+def _holder_or_later(src, parents, apply_to_mine) -> dict | None:
+    """The Reference of the resource ``src``'s holder became (a wrapper act: the one resource made
+    inside it). When the holder is rendering now, ``apply_to_mine(my_resource, holder_ref)`` runs
+    once it is made (``src`` has become a resource by then). None either way when there is none."""
+    conv = _conv()
+    holder = one(parents) if parents else None
+    if not isinstance(holder, dict):
+        return None
+    ref = _made_under(holder, src)
+    if ref is None and _becomes_resource(holder):
+        def apply(res: dict) -> None:
+            mine = _resource(src)
+            if mine is not None:
+                apply_to_mine(mine, {"reference": f"{res['resourceType']}/{res['id']}"})
+        _defer(conv, holder, apply)
+    return ref
+
+
+@template_global
+def referenced_holder(src, parents) -> list[dict]:
+    """DocumentReference.context.related of an IHE References entry: its holder's resource."""
+    def later(mine, ref):
+        _add_once(mine.setdefault("context", {}).setdefault("related", []), ref)
+    ref = _holder_or_later(src, parents, later)
+    return [ref] if ref else []
+
+
+@template_global
+def referenced_documents(src, parents, doc=None) -> None:
+    """The externalDocuments after the first of an IHE References entry: a DocumentReference each
+    (rendered with ``doc``)."""
+    from .advance_directives import _external_docs
+    if doc:   # rendering one of those (undefined in the route's rendering)
+        return None
+    for d in _external_docs(src)[1:]:
+        _conv().emit("resource/ReferencedDocument", src=src, parents=parents, doc=d)
+    return None
+
+
+@template_global
+def referenced_document_content(doc) -> list[dict]:
+    """content: the text reference URL and mediaType (external_document_content); when there is
+    no URL, the externalDocument's inline text is the attachment's title."""
+    from .advance_directives import external_document_content
+    from .text import text
+    content = external_document_content(doc)
+    att = content[0]["attachment"]
+    inline = text(doc.get("text")) if isinstance(doc, dict) else None
+    if "url" not in att and inline:
+        att.pop("extension", None)
+        att["title"] = inline
+    return content
