@@ -420,16 +420,11 @@ def episode_focus(src, parents) -> list[dict]:
     from .plans import refs_to_statements
     conv = _conv()
     holder = one(parents) if parents else None
-    ref = _made_under(holder, src) if isinstance(holder, dict) else None
-    if ref is None and isinstance(holder, dict) and _becomes_resource(holder):
-        # the holder is rendering now (it maps what it nests itself): focus it once it is made
-        def apply(res: dict) -> None:
-            mine = _resource(src)
-            if mine is not None:
-                _add_once(mine.setdefault("focus", []),
-                          {"reference": f"{res['resourceType']}/{res['id']}"})
-        _defer(conv, holder, apply)
-    elif ref is None:
+
+    def later(mine, ref):
+        _add_once(mine.setdefault("focus", []), ref)
+    ref = _holder_or_later(src, parents, later)
+    if ref is None and not (isinstance(holder, dict) and _becomes_resource(holder)):
         conv.warn("Episode Observation: the statement it qualifies became no resource; kept without "
                   "a focus", level="partial")
     for rel in many((src or {}).get("entryRelationship")):
