@@ -116,3 +116,43 @@ def test_ended_is_judged_as_of_the_document_not_the_clock():
     # the wrapper document is dated 2024-01-01: a directive ending a month later was in force
     # then, though the clock may say otherwise
     assert status("20240201") == "active"
+
+
+def _r11_directive(status_value: str, high: str = '<high nullFlavor="UNK"/>') -> str:
+    """A CCD 1.0 Advance Directive Observation (1.17) with its Advance Directive Status Observation."""
+    return f"""<entry><observation classCode="OBS" moodCode="EVN">
+      <templateId root="2.16.840.1.113883.10.20.1.17"/>
+      <id root="1.2.3.4" extension="adr-r11"/>
+      <code code="304251008" codeSystem="2.16.840.1.113883.6.96" displayName="Resuscitation status"/>
+      <statusCode code="completed"/>
+      <effectiveTime><low value="20100101"/>{high}</effectiveTime>
+      <value xsi:type="CD" code="304253006" codeSystem="2.16.840.1.113883.6.96" displayName="Do not resuscitate"/>
+      <entryRelationship typeCode="REFR"><observation classCode="OBS" moodCode="EVN">
+        <templateId root="2.16.840.1.113883.10.20.1.37"/>
+        <code code="33999-4" codeSystem="2.16.840.1.113883.6.1" displayName="Status"/>
+        <statusCode code="completed"/>
+        <value xsi:type="CE" code="{status_value}" codeSystem="2.16.840.1.113883.6.96"/>
+      </observation></entryRelationship>
+    </observation></entry>"""
+
+
+def test_r11_directive_status_value_kept_beside_the_consent_status(validate):
+    """CCD 1.0 Advance Directive Status Observation: 'No longer active' makes the Consent inactive;
+    'Current and verified' agrees with active. Either way its SNOMED coding is kept in HL7's
+    alternate-codes extension on _status; a value the map does not know is not attached."""
+    alt = "http://hl7.org/fhir/StructureDefinition/alternate-codes"
+    for value, expected in (("15240007", "active"), ("73425007", "inactive")):
+        bundle, _ = convert_text(_r11_directive(value))
+        (consent,) = resources_of(bundle, "Consent")
+        assert validate(consent) == []
+        assert consent["status"] == expected
+        [ext] = consent["_status"]["extension"]
+        assert ext["url"] == alt
+        assert ext["valueCodeableConcept"]["coding"] == [{"system": SNOMED, "code": value}]
+    # 'current and verified', but the directive ended before the document: inactive, value not attached
+    bundle, _ = convert_text(_r11_directive("15240007", '<high value="20120101"/>'))
+    (consent,) = resources_of(bundle, "Consent")
+    assert consent["status"] == "inactive" and "_status" not in consent
+    bundle, _ = convert_text(_r11_directive("425392003"))
+    (consent,) = resources_of(bundle, "Consent")
+    assert consent["status"] == "active" and "_status" not in consent

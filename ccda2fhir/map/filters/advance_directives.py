@@ -40,22 +40,41 @@ def adr_categories(src, parents) -> list[dict]:
     return out
 
 
+def _status_value(src) -> dict | None:
+    """The value of an R1.1 Advance Directive Status Observation the status map knows."""
+    from .navigation import related
+    for st in related(src, *STATUS_OBS):
+        value = one(st.get("value"))
+        if concept(value, "AdvanceDirectiveStatusObservation"):
+            return value
+    return None
+
+
+@template_global
+def adr_status_source(src) -> dict | None:
+    """`_status`: the R1.1 status observation's own coding, when it agrees with the status given
+    ('Current and verified' for active), kept in HL7's alternate-codes extension."""
+    from .codes import alternate_codes
+    said = _status_value(src)
+    if said and concept(said, "AdvanceDirectiveStatusObservation")["code"] == adr_status(src):
+        return alternate_codes(said)
+    return None
+
+
 @template_global
 def adr_status(src) -> str:
     """Consent.status: nullified -> entered-in-error; aborted/cancelled -> rejected; a directive
     whose effective time ended before the document was written -> inactive; else active (a recorded directive in force);
     an R1.1 status observation saying inactive (SNOMED 73425007) -> inactive."""
-    from .navigation import related
     from .status import status_code
     code = status_code(src)
     if code == "nullified":
         return "entered-in-error"
     if code in ("aborted", "cancelled"):
         return "rejected"
-    for st in related(src, *STATUS_OBS):
-        v = one(st.get("value")) or {}
-        if v.get("code") == "73425007":
-            return "inactive"
+    said = _status_value(src)
+    if said and concept(said, "AdvanceDirectiveStatusObservation")["code"] == "inactive":
+        return "inactive"
     eff = one((src or {}).get("effectiveTime"))
     high = eff.get("high") if isinstance(eff, dict) else None
     if isinstance(high, dict) and high.get("value") and datetime(high):
