@@ -104,7 +104,11 @@ def test_completed_allergy_concern_end_is_the_abatement(validate):
     bundle = convert(_allergy("completed", eff), "48765-2")
     (allergy,) = resources_of(bundle, "AllergyIntolerance")
     assert validate(allergy) == []
-    assert allergy["extension"] == [{"url": ABATEMENT, "valueDateTime": "2019-07-15"}]
+    # the completed concern's end is the abatement; the concern's own span stays in concern-period
+    assert allergy["extension"] == [
+        {"url": ABATEMENT, "valueDateTime": "2019-07-15"},
+        {"url": "http://ccda2fhir.org/fhir/StructureDefinition/concern-period",
+         "valuePeriod": {"start": "2015-03-01", "end": "2019-07-15"}}]
     assert allergy["clinicalStatus"]["coding"][0]["code"] == "resolved"
 
 
@@ -112,11 +116,14 @@ def test_active_allergy_concern_end_is_not_an_abatement(validate):
     eff = '<effectiveTime><low value="20150301"/><high value="20190715"/></effectiveTime>'
     (allergy,) = resources_of(convert(_allergy("active", eff), "48765-2"), "AllergyIntolerance")
     assert validate(allergy) == []
-    assert "extension" not in allergy
+    # no abatement: only the concern's own span, in concern-period
+    concern_only = [{"url": "http://ccda2fhir.org/fhir/StructureDefinition/concern-period",
+                     "valuePeriod": {"start": "2015-03-01", "end": "2019-07-15"}}]
+    assert allergy["extension"] == concern_only
     # nor when an Allergy Status Observation still says active
     (allergy,) = resources_of(convert(_allergy("completed", eff, ALLERGY_STATUS_ACTIVE), "48765-2"),
                               "AllergyIntolerance")
-    assert "extension" not in allergy
+    assert allergy["extension"] == concern_only
 
 
 def _udi_observation(tid: str, code: str, code_system: str, value: str, value_system: str) -> str:
