@@ -35,6 +35,8 @@ def test_system_uri():
     assert T.system_uri(f" {SNOMED} ") == "http://snomed.info/sct"
     assert T.system_uri("urn:oid:" + LOINC) == "http://loinc.org"
     assert T.system_uri("http://example.org/cs") == "http://example.org/cs"
+    # THO canonical URLs are case-sensitive: MEDCIN is .../CodeSystem/medcin
+    assert T.system_uri("2.16.840.1.113883.6.26") == "http://terminology.hl7.org/CodeSystem/medcin"
     assert T.system_uri("1.2.840.0114350.1.13") == "urn:oid:1.2.840.0114350.1.13"
     assert T.system_uri("67265ED2-35BB-43F8-B9DE-91C5935625E0") == "urn:uuid:67265ed2-35bb-43f8-b9de-91c5935625e0"
     # a well-known name where a UID belongs is read by name; any other cannot become a system URI
