@@ -297,6 +297,16 @@ def test_dir_findings_and_procedure_context(validate):
     assert series["instance"][0]["sopClass"] == {"system": "urn:ietf:rfc:3986",
                                                  "code": "urn:oid:1.2.840.10008.5.1.4.1.1.1"}
     assert study["numberOfInstances"] == 2
+    assert study["modality"] == [series["modality"]]
+    # the finding's SOP Instance reference (6.2.8 in the Quantity Measurement): derivedFrom the
+    # ImagingStudy listing that instance, no Observation of its own; frames and purpose reported
+    assert size["derivedFrom"] == [{"reference": f"ImagingStudy/{study['id']}"}]
+    assert (DCM, "121190") not in obs and (DCM, "113036") not in obs
+    assert not [o for o in resources_of(b, "Observation") if "121112" in str(o)]
+    [lost] = [i for i in report.issues if i.reason.startswith("image reference:")]
+    assert "Referenced Frames (121190)" in lost.reason and "Source of Measurement (121112)" in lost.reason
+    for tid in ("6.2.8", "6.2.9", "6.2.10", "6.2.11"):
+        assert not generic(report, "2.16.840.1.113883.10.20." + tid), tid
 
 
 # ------------------------------------------------------------------ CCD 1.0 Purpose Activity
@@ -451,3 +461,19 @@ def test_ihe_references_entry_is_a_document_related_to_its_holder(validate):
         assert d["context"]["related"] == [{"reference": f"Procedure/{proc['id']}"}]
         assert d["status"] == "current" and d["subject"] == {"reference": "Patient/test-patient"}
     assert not generic(report, "1.3.6.1.4.1.19376.1.5.3.1.4.4")
+
+
+def test_image_reference_to_an_instance_no_study_lists_is_reported(validate):
+    finding = """<entry><observation classCode="OBS" moodCode="EVN">
+  <templateId root="2.16.840.1.113883.10.20.6.2.14"/><id root="2.16.840.1.113883.19.5" extension="size-1"/>
+  <code code="246120007" codeSystem="2.16.840.1.113883.6.96" displayName="Nodule size"/>
+  <statusCode code="completed"/><effectiveTime value="20060823"/><value xsi:type="PQ" value="45" unit="mm"/>
+  <entryRelationship typeCode="SUBJ"><observation classCode="DGIMG" moodCode="EVN">
+    <templateId root="2.16.840.1.113883.10.20.6.2.8"/><id root="1.2.840.113619.2.62.1.2.3"/>
+    <code code="1.2.840.10008.5.1.4.1.1.1" codeSystem="1.2.840.10008.2.6.1"/>
+  </observation></entryRelationship></observation></entry>"""
+    b, report = convert(wrap_fragment(finding, "18782-3"), validate)
+    [size] = resources_of(b, "Observation")
+    assert "derivedFrom" not in size and size["valueQuantity"]["value"] == 45
+    assert [i.level for i in report.issues if "no Study Act of the document lists" in i.reason] == ["partial"]
+    assert not generic(report, "2.16.840.1.113883.10.20.6.2.8")
