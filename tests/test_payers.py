@@ -239,3 +239,22 @@ def test_planned_coverage_alone_is_kept_and_reported(validate):
     assert cov["type"]["coding"][0]["code"] == "111"
     assert [i.level for i in report.issues if "Planned Coverage outside a planned statement" in i.reason] == ["partial"]
     assert not [i for i in report.issues if i.level in ("unmapped", "error")]
+
+
+def test_coverage_activity_effective_time_is_the_lists_date(validate):
+    """C-CDA 3.0 Coverage Activity effectiveTime: when coverage was checked -> List.date."""
+    policy = POLICY.read_text(encoding="utf-8-sig")
+    activity = f"""<act classCode="ACT" moodCode="EVN">
+  <templateId root="2.16.840.1.113883.10.20.22.4.60" extension="2024-05-01"/>
+  <id root="1fe2cdd0-7aad-11db-9fe1-0800200c9a66"/>
+  <code code="48768-6" codeSystem="2.16.840.1.113883.6.1" displayName="Payment sources"/>
+  <statusCode code="completed"/><effectiveTime value="20230501"/>
+  <entryRelationship typeCode="COMP"><sequenceNumber value="1"/>{policy}</entryRelationship></act>"""
+    bundle, _ = convert_text(activity)
+    (cov,) = [c for c in resources_of(bundle, "Coverage") if c.get("meta")]
+    (group,) = [r for r in resources_of(bundle, "List")
+                if r["identifier"][0]["value"] == "urn:uuid:1fe2cdd0-7aad-11db-9fe1-0800200c9a66"]
+    assert validate(group) == []
+    assert group["date"] == "2023-05-01"
+    assert group["entry"] == [{"item": {"reference": f"Coverage/{cov['id']}"}}]
+    assert cov["order"] == 1
