@@ -149,3 +149,29 @@ def test_r11_document_format_code(validate):
     _, doc = provenance_and_source(convert(xml.encode(), validate))
     assert doc["content"][0]["format"]["code"] == "urn:hl7-org:sdwg:ccda-structuredBody:1.1"
     assert doc["content"][0]["attachment"]["url"] == "urn:hl7ii:2.16.840.1.113883.19.5.99999.1:fragment-test"
+
+
+def test_dated_authoring_by_an_unidentified_author_keeps_its_time(validate):
+    """An entry author with a time but only nullFlavored ids and names (e.g. ONC test documents'
+    smoking status): the entry Provenance still records when, its agent says who is unknown."""
+    xml = wrap_fragment("""<entry><observation classCode="OBS" moodCode="EVN">
+      <templateId root="2.16.840.1.113883.10.20.22.4.78" extension="2014-06-09"/>
+      <id root="1.2.3.4" extension="smoke-1"/>
+      <code code="72166-2" codeSystem="2.16.840.1.113883.6.1" displayName="Tobacco smoking status"/>
+      <statusCode code="completed"/><effectiveTime value="20120925"/>
+      <value xsi:type="CD" code="8517006" codeSystem="2.16.840.1.113883.6.96" displayName="Former smoker"/>
+      <author><time value="20120925100051-0400"/>
+        <assignedAuthor><id nullFlavor="UNK"/><addr nullFlavor="UNK"/><telecom nullFlavor="UNK"/>
+          <assignedPerson><name nullFlavor="UNK"/></assignedPerson></assignedAuthor></author>
+    </observation></entry>""", "29762-2")
+    bundle = ccda2fhir.convert(xml.encode(), "p1")
+    [obs] = resources_of(bundle, "Observation")
+    provs = [p for p in resources_of(bundle, "Provenance")
+             if p["target"] == [{"reference": f"Observation/{obs['id']}"}]]
+    assert len(provs) == 1
+    assert validate(provs[0]) == []
+    assert provs[0]["recorded"] == "2012-09-25T10:00:51-04:00"
+    [agent] = provs[0]["agent"]
+    assert agent["who"] == {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason",
+                                           "valueCode": "unknown"}]}
+    assert agent["type"]["coding"][0]["code"] == "author"

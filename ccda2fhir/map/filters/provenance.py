@@ -5,6 +5,7 @@ from .composition import recorded
 from .navigation import many, one
 from .participants import author_ref, organization_ref
 from .registry import template_global
+from .status import data_absent
 
 AUTHOR_TYPE = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
                            "code": "author", "display": "Author"}]}
@@ -19,6 +20,10 @@ def author_agents(authors) -> list[dict]:
             continue
         who = author_ref(a)
         if not who:
+            # A dated authoring by no one the source identifies (all nullFlavor): the time is still
+            # a fact. Provenance.agent.who is required, so it says "unknown" (data-absent-reason).
+            if a.get("time") and isinstance(a.get("assignedAuthor"), dict):
+                agents.append({"type": AUTHOR_TYPE, "who": {"extension": [data_absent(_author_null(a))]}})
             continue
         agent = {"type": AUTHOR_TYPE, "who": who}
         org = (a.get("assignedAuthor") or {}).get("representedOrganization")
@@ -28,6 +33,15 @@ def author_agents(authors) -> list[dict]:
                 agent["onBehalfOf"] = on_behalf
         agents.append(agent)
     return agents
+
+
+def _author_null(author: dict) -> str:
+    """The nullFlavor saying why an author is not identified (its id's, else UNK)."""
+    role = author.get("assignedAuthor") or {}
+    for i in many(role.get("id")):
+        if isinstance(i, dict) and i.get("nullFlavor"):
+            return i["nullFlavor"]
+    return "UNK"
 
 
 @template_global
