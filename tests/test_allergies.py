@@ -20,6 +20,7 @@ from tests.support.wrap import wrap_fragment
 
 EXAMPLES = FIXTURES / "hl7-c-cda-examples" / "Allergies"
 PATIENT = "test-patient"
+ALTERNATE_CODES = "http://hl7.org/fhir/StructureDefinition/alternate-codes"
 SCT = "http://snomed.info/sct"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 CLINICAL = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"
@@ -131,7 +132,14 @@ def test_allergy_to_food_egg(validate):
         "description": "Hives",                         # the reaction's own text (#allergy5reaction)
         "onset": "1998",
         "severity": "moderate",                         # 6736007
+        # the Severity Observation's own coding, beside the FHIR code (HL7 alternate-codes)
+        "_severity": {"extension": [{"url": ALTERNATE_CODES, "valueCodeableConcept": {
+            "coding": [{"system": SCT, "code": "6736007", "display": "Moderate"}], "text": "Moderate"}}]},
     }]
+    # the allergy-type concept (419199007 Allergy to substance) is kept beside the category it gave
+    assert a["_category"] == [{"extension": [{"url": ALTERNATE_CODES, "valueCodeableConcept": {
+        "coding": [{"system": SCT, "code": "414285001", "display": "Allergy to food (finding)"}],
+        "text": "Allergy to food (finding)"}}]}]
 
 
 def test_allergy_to_latex_propensity_has_no_type_or_category(validate):
@@ -446,7 +454,9 @@ def test_comment_in_a_reaction_is_the_reaction_note(validate):
 def test_severity_without_reaction_keeps_the_severity(validate):
     a = only_allergy(convert_xml(section(concern(allergy_obs(severity_obs("24484000")))))[0], validate)
     assert a["reaction"] == [{"manifestation": [{"extension": [{"url": DAR, "valueCode": "unknown"}]}],
-                              "severity": "severe"}]
+                              "severity": "severe",
+                              "_severity": {"extension": [{"url": ALTERNATE_CODES, "valueCodeableConcept": {
+                                  "coding": [{"system": SCT, "code": "24484000"}]}}]}}]
 
 
 def test_negated_propensity_without_substance_is_no_known_allergy(validate):
@@ -602,7 +612,10 @@ def test_r11_alert_in_allergy_section_is_an_allergy_not_a_condition(validate):
     assert "type" not in a and "category" not in a    # 282100009 is in no IG map
     assert a["reaction"] == [{"manifestation": [{"coding": [{"system": SCT, "code": "247472004",
                                                              "display": "Hives"}], "text": "Hives"}],
-                              "severity": "mild"}]
+                              "severity": "mild",
+                              "_severity": {"extension": [{"url": ALTERNATE_CODES, "valueCodeableConcept": {
+                                  "coding": [{"system": SCT, "code": "255604002", "display": "Mild"}],
+                                  "text": "Mild"}}]}}]
     assert a["identifier"][0] == {"system": "urn:ietf:rfc:3986",
                                   "value": "urn:uuid:4adc1020-7b14-11db-9fe1-0800200c9a66"}
 
@@ -634,6 +647,10 @@ def test_hitsp_c32_reaction_carrying_allergy_templates(validate):
     assert resources_of(bundle, "Condition") == []
     a = only_allergy(bundle, validate)
     assert (a["type"], a["category"]) == ("allergy", ["medication"])   # from code 416098002
+    # ... whose own coding stays beside the category (alternate-codes), not on the type as well
+    assert a["_category"] == [{"extension": [{"url": ALTERNATE_CODES, "valueCodeableConcept": {
+        "coding": [{"system": SCT, "code": "416098002", "display": "drug allergy"}], "text": "drug allergy"}}]}]
+    assert "_type" not in a
     assert codings(a["reaction"][0]["manifestation"][0]) == [(SCT, "247472004")]
 
 

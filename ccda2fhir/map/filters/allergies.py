@@ -10,7 +10,7 @@ publish are in ``data/valuemaps/allergies.json``.
 """
 from __future__ import annotations
 
-from .codes import codeable_concept, coding
+from .codes import alternate_codes, codeable_concept, coding
 from .dates import datetime
 from .navigation import children, has_template, many, one
 from .registry import template_global
@@ -199,6 +199,19 @@ def allergy_category(src) -> list[str]:
     return [c["code"]] if c else []
 
 
+@template_global
+def allergy_kind_source(src) -> dict:
+    """`_category` / `_type`: the allergy-type concept's own coding ('Propensity to adverse
+    reactions to drug', 'Food allergy'...) kept beside the FHIR codes it became, in HL7's
+    alternate-codes extension: on the category when it gave one, else on the type."""
+    source = alternate_codes(_kind(src))
+    if not source:
+        return {}
+    if allergy_category(src):
+        return {"category": [source]}
+    return {"type": source} if allergy_type(src) else {}
+
+
 # ---------------------------------------------------------------- code
 def _no_known(src) -> dict | None:
     """The 'no known ... allergy' Coding for a negated observation, if the IG (or our map) has one.
@@ -260,10 +273,22 @@ def allergy_criticality(src, parents) -> str | None:
     return c["code"] if c else None
 
 
+@template_global
+def allergy_criticality_source(src, parents) -> dict | None:
+    """`_criticality`: the Criticality Observation's own coding, beside the FHIR code (alternate-codes)."""
+    obs = _first(src, _concern(parents), CRITICALITY)
+    return alternate_codes(_cd(obs)) if obs and allergy_criticality(src, parents) else None
+
+
 def _severity(obs) -> str | None:
     value = _cd(obs)
     c = concept(value, "Severity") or concept(value, "AllergySeverityExtra")
     return c["code"] if c else None
+
+
+def _severity_source(obs) -> dict | None:
+    """`_severity`: the Severity Observation's own coding, beside the FHIR severity (alternate-codes)."""
+    return alternate_codes(_cd(obs))
 
 
 @template_global
@@ -303,6 +328,8 @@ def allergy_reactions(src, parents) -> list[dict]:
             "description": own_text if own_text and own_text != manifest.get("text") else None,
             "onset": _onset(r.get("effectiveTime")),
             "severity": (_severity(sev_obs[0]) if sev_obs else None) or top,
+            "_severity": _severity_source(sev_obs[0]) if sev_obs and _severity(sev_obs[0])
+            else (_severity_source(top_sev) if top else None),
             "note": comments(r),
         }
         out.append({k: v for k, v in reaction.items() if v})
@@ -312,7 +339,8 @@ def allergy_reactions(src, parents) -> list[dict]:
             from ..conversion import current
             current().emit_after("resource/AllergyReaction", "allergy", src=r)
     if not out and top:
-        out.append({"manifestation": [{"extension": [data_absent("UNK")]}], "severity": top})
+        out.append({"manifestation": [{"extension": [data_absent("UNK")]}], "severity": top,
+                    "_severity": _severity_source(top_sev)})
     return out
 
 
