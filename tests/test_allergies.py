@@ -817,3 +817,14 @@ def test_concern_time_with_both_value_and_interval_keeps_the_interval_and_report
     assert [i.reason for i in report.issues if "20090909" in i.reason] == [
         "concern act effectiveTime has both @value '20090909' and low/high; @value left out "
         "(an IVL_TS is one or the other)"]
+
+
+def test_type_in_code_beside_an_unmapped_value(validate):
+    """code 'drug allergy' with value 'Adverse reaction to substance' (no IG map): the code gives
+    type and category, and is kept beside them."""
+    xml = R11_SECTION.replace('<code code="ASSERTION" codeSystem="2.16.840.1.113883.5.4"/>\n    <statusCode',
+                              '<code code="416098002" codeSystem="2.16.840.1.113883.6.96" displayName="drug allergy"/>\n    <statusCode', 1)
+    assert 'code="282100009"' in xml and 'code="416098002"' in xml
+    a = only_allergy(convert_xml(xml)[0], validate)
+    assert (a["type"], a["category"]) == ("allergy", ["medication"])
+    assert a["_category"][0]["extension"][0]["valueCodeableConcept"]["coding"][0]["code"] == "416098002"

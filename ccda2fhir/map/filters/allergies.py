@@ -91,12 +91,20 @@ def _kind(src):
     """The allergy-type concept: the observation value (C-CDA); HITSP C83 puts it in
     observation/code instead (a SNOMED code where C-CDA has ASSERTION)."""
     value = _cd(src)
-    if isinstance(value, dict) and value.get("code"):
-        return value
     code = src.get("code") if isinstance(src.get("code"), dict) else None
-    if code and code.get("code") and (code.get("codeSystem") or "").strip() == SNOMED:
+    if not (code and code.get("code") and (code.get("codeSystem") or "").strip() == SNOMED):
+        return value
+    if not (isinstance(value, dict) and value.get("code")) or (not _types(value) and _types(code)):
+        # no coded value, or a value no map knows ('Adverse reaction to substance') beside a
+        # code that says the type ('drug allergy'): the code is the type
         return code
     return value
+
+
+def _types(cd) -> bool:
+    """Whether a concept gives an allergy type or category."""
+    return any(concept(cd, name) for name in ("AllergyIntoleranceType", "AllergyTypeExtra",
+                                                "AllergyIntoleranceCategory", "AllergyCategoryExtra"))
 
 
 def _substance(src) -> dict | None:
@@ -225,8 +233,11 @@ def _no_known(src) -> dict | None:
     code = (entity or {}).get("code") if isinstance((entity or {}).get("code"), dict) else None
     if code and coding(code):
         return concept(code, "NegatedSubstance")
-    value = _kind(src)
-    return concept(value, "NoKnownAllergies") or concept(value, "NoKnownAllergiesExtra")
+    for value in (_cd(src), _kind(src)):
+        c = concept(value, "NoKnownAllergies") or concept(value, "NoKnownAllergiesExtra")
+        if c:
+            return c
+    return None
 
 
 @template_global
