@@ -5,7 +5,7 @@ import re
 
 from ...assemble.ids import ii_key
 from .navigation import many, one
-from .registry import template_filter
+from .registry import template_filter, template_global
 from .terminology import identifier_systems
 
 URI_OID = "2.16.840.1.113883.4.873"
@@ -90,6 +90,13 @@ def identifiers(ids) -> list[dict]:
                 seen.add(k)
                 out.append(ident)
     return out
+
+
+@template_global
+def identifiers_of(*statements) -> list[dict]:
+    """The Identifiers of several statements, in order, each once (a resource made from a
+    statement and the act that holds it, e.g. a Planned Coverage and its policy act)."""
+    return identifiers([ii for s in statements if isinstance(s, dict) for ii in many(s.get("id"))])
 
 
 @template_filter

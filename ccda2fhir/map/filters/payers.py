@@ -310,16 +310,6 @@ def authorized_service_key(stmt, authorization) -> str | None:
     return f"authorization {auth_key} {pos}"
 
 
-@template_global
-def authorized_service_identifiers(stmt, authorization) -> list[dict]:
-    """identifier: the service's own ids, then the authorization's (see the note above)."""
-    out = identifiers((stmt or {}).get("id"))
-    for ident in identifiers((authorization or {}).get("id")):
-        if ident not in out:
-            out.append(ident)
-    return out
-
-
 def _is_plan_act(c: dict) -> bool:
     return c.get("moodCode") == "DEF" and not has_template(c, *AUTHORIZATION)
 
@@ -368,15 +358,6 @@ def planned_coverage_policy(src) -> dict:
     when there is none."""
     acts = [c for c in children(src) if c.get("classCode", "ACT") == "ACT"]
     return acts[0] if acts else {}
-
-
-@template_global
-def planned_coverage_identifiers(src, policy) -> list[dict]:
-    out = identifiers((src or {}).get("id"))
-    for ident in identifiers((policy or {}).get("id")):
-        if ident not in out:
-            out.append(ident)
-    return out
 
 
 @template_global
