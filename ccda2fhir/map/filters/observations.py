@@ -672,15 +672,7 @@ def result_members(organizer, parents=None) -> list[dict]:
 
     The route absorbs the result templates, so the dispatcher does not map them a second time.
     """
-    parents = [organizer] + list(many(parents))
-    refs = []
-    for el, s in _members(organizer):
-        if el == "observation" and _member_of(s, "ResultMemberTemplates"):
-            ref = _emit("resource/ResultObservation", src=s, parents=parents, organizer=organizer)
-            if ref and ref not in refs:
-                refs.append(ref)
-    _dispatch_others(organizer, parents, "ResultMemberTemplates")
-    return refs
+    return _organizer_members(organizer, parents, "ResultMemberTemplates", "resource/ResultObservation")
 
 
 def _is_code(s: dict, code: str) -> bool:
@@ -729,25 +721,33 @@ def vital_members(organizer, parents=None) -> list[dict]:
 @template_filter
 def status_members(organizer, parents=None) -> list[dict]:
     """Observation.hasMember of a functional / mental status organizer: each member, emitted here."""
-    parents = [organizer] + list(many(parents))
-    refs = []
-    for el, s in _members(organizer):
-        if el == "observation" and _member_of(s, "StatusMemberTemplates"):
-            ref = _emit("resource/Observation", src=s, parents=parents, organizer=organizer)
-            if ref and ref not in refs:
-                refs.append(ref)
-    _dispatch_others(organizer, parents, "StatusMemberTemplates")
-    return refs
+    return _organizer_members(organizer, parents, "StatusMemberTemplates", "resource/Observation")
 
 
 @template_filter
 def survey_members(src, parents=None) -> list[dict]:
     """hasMember for an assessment scale's nested observations with a template of their own."""
-    parents = [src] + list(many(parents))
+    return _emit_members(_nested(src, "observation"), "AssessmentTemplates", "resource/Observation",
+                         [src] + list(many(parents)))
+
+
+def _organizer_members(organizer, parents, templates_key: str, template: str) -> list[dict]:
+    """An organizer's member observations, each emitted with ``template``; its other components
+    mapped by their own routes."""
+    parents = [organizer] + list(many(parents))
+    observations = [s for el, s in _members(organizer) if el == "observation"]
+    refs = _emit_members(observations, templates_key, template, parents, organizer=organizer)
+    _dispatch_others(organizer, parents, templates_key)
+    return refs
+
+
+def _emit_members(candidates: list[dict], templates_key: str, template: str, parents: list,
+                  **variables) -> list[dict]:
+    """References to the resources made from the candidates carrying a member template, each once."""
     refs = []
-    for s in _nested(src, "observation"):
-        if _member_of(s, "AssessmentTemplates"):
-            ref = _emit("resource/Observation", src=s, parents=parents)
+    for s in candidates:
+        if _member_of(s, templates_key):
+            ref = _emit(template, src=s, parents=parents, **variables)
             if ref and ref not in refs:
                 refs.append(ref)
     return refs
