@@ -2,12 +2,10 @@
 DocumentReference."""
 from __future__ import annotations
 
-import re
-from pathlib import Path
 
 import ccda2fhir
 from tests.conftest import CORPUS, FIXTURES, needs_corpus, resolve, resources_of
-from tests.support.wrap import wrap_fragment
+from tests.support.fragments import convert_example
 
 GUIDE = FIXTURES / "hl7-c-cda-examples" / "Guide Examples"
 OBS = GUIDE / "Advance Directive Observation (V3)_2.16.840.1.113883.10.20.22.4.48" / \
@@ -16,8 +14,7 @@ SNOMED = "http://snomed.info/sct"
 
 
 def convert_text(text: str):
-    text = re.sub(r"^\s*(<\?xml[^>]*\?>)?\s*(<!--.*?-->\s*)*", "", text, flags=re.S)
-    return ccda2fhir.convert(wrap_fragment(text, "42348-3").encode(), "p1", report=True)
+    return convert_example(text, "42348-3", report=True)
 
 
 def test_advance_directive_observation(validate):

@@ -17,6 +17,7 @@ import pytest
 import ccda2fhir
 from conftest import CORPUS, FIXTURES, needs_corpus, resolve, resources_of
 from tests.support.wrap import wrap_fragment
+from tests.support.fragments import strip_lead
 
 EXAMPLES = FIXTURES / "hl7-c-cda-examples" / "Allergies"
 PATIENT = "test-patient"
@@ -34,7 +35,7 @@ CONCERN_PERIOD = "http://ccda2fhir.org/fhir/StructureDefinition/concern-period"
 # ---------------------------------------------------------------- helpers
 def _strip_prolog(text: str) -> str:
     """The HL7 example files open with comments before their <section>/<component>."""
-    return re.sub(r"^\s*(<\?xml[^>]*\?>)?(\s*<!--.*?-->)*\s*", "", text, flags=re.S)
+    return strip_lead(text)
 
 
 def convert_xml(xml: str, section_code: str = "48765-2"):

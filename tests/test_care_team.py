@@ -1,12 +1,10 @@
 """Care Team Organizer -> US Core CareTeam."""
 from __future__ import annotations
 
-import re
-from pathlib import Path
 
 import ccda2fhir
 from tests.conftest import CORPUS, FIXTURES, needs_corpus, resolve, resources_of
-from tests.support.wrap import wrap_fragment
+from tests.support.fragments import convert_example
 
 CT = FIXTURES / "hl7-c-cda-examples" / "Care Team" / "Care Team Structured Entry" / "Care Team Organizer Example.xml"
 TYPE_OBS = FIXTURES / "hl7-c-cda-examples" / "Guide Examples" / \
@@ -14,8 +12,7 @@ TYPE_OBS = FIXTURES / "hl7-c-cda-examples" / "Guide Examples" / \
 
 
 def convert_text(text: str):
-    text = re.sub(r"^\s*(<\?xml[^>]*\?>)?\s*(<!--.*?-->\s*)*", "", text, flags=re.S)
-    return ccda2fhir.convert(wrap_fragment(text, "85847-2").encode(), "p1", report=True)
+    return convert_example(text, "85847-2", report=True)
 
 
 def test_care_team_organizer(validate):

@@ -2,12 +2,12 @@
 Non-Medicinal Supply / implant procedures -> DeviceUseStatement, Medical Equipment Organizer -> List."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import ccda2fhir
 from tests.conftest import CORPUS, FIXTURES, needs_corpus, resolve, resources_of
 from tests.support.wrap import wrap_fragment
+from tests.support.fragments import convert_example
 
 EQ = FIXTURES / "hl7-c-cda-examples" / "Medical Equipment"
 SNOMED = "http://snomed.info/sct"
@@ -15,9 +15,7 @@ IMPLANTABLE = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-implantab
 
 
 def convert_fragment(path: Path, section_code: str = "46264-8"):
-    text = Path(path).read_text(encoding="utf-8-sig")
-    text = re.sub(r"^\s*(<\?xml[^>]*\?>)?\s*(<!--.*?-->\s*)*", "", text, flags=re.S)
-    return ccda2fhir.convert(wrap_fragment(text, section_code).encode(), "p1", report=True)
+    return convert_example(Path(path), section_code, report=True)
 
 
 def test_implant_with_udi_organizer(validate):

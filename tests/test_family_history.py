@@ -1,12 +1,12 @@
 """Family History Organizer / Observation -> FamilyMemberHistory (HL7 C-CDA examples, CC0)."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import ccda2fhir
 from tests.conftest import CORPUS, FIXTURES, needs_corpus, resources_of
 from tests.support.wrap import wrap_fragment
+from tests.support.fragments import convert_example
 
 FH = FIXTURES / "hl7-c-cda-examples" / "Family History"
 SNOMED = "http://snomed.info/sct"
@@ -14,9 +14,7 @@ ROLE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
 
 
 def convert_fragment(path: Path, section_code: str = "10157-6"):
-    text = Path(path).read_text(encoding="utf-8-sig")
-    text = re.sub(r"^\s*(<\?xml[^>]*\?>)?\s*(<!--.*?-->\s*)*", "", text, flags=re.S)
-    return ccda2fhir.convert(wrap_fragment(text, section_code).encode(), "p1", report=True)
+    return convert_example(Path(path), section_code, report=True)
 
 
 def by_identifier(resources, value):

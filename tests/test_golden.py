@@ -16,7 +16,7 @@ import pytest
 from lxml import etree
 
 import ccda2fhir
-from tests.conftest import CORPUS, HERE, needs_corpus
+from tests.conftest import HERE, needs_corpus
 from tests.support.regen_golden import DOCUMENTS, PATIENT_ID
 
 GOLDEN = HERE / "golden" / "hl7-ccda-2.1-ccd.json"

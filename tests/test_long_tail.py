@@ -4,7 +4,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-import pytest
 
 import ccda2fhir
 from conftest import CORPUS, FIXTURES, corpus_documents, needs_corpus, resolve, resources_of
@@ -135,7 +134,7 @@ def test_indication_pointing_at_a_problem_in_a_vital_sign(validate):
     # the problem is the Condition; the indication makes nothing of its own and is reported.
     ind = statement(guide("Indication (V2)"), "observation")
     ind = re.sub(r"<value .*?/>", "", ind, flags=re.S)
-    problem = f"""<act classCode="ACT" moodCode="EVN"><templateId root="2.16.840.1.113883.10.20.22.4.3"/>
+    problem = """<act classCode="ACT" moodCode="EVN"><templateId root="2.16.840.1.113883.10.20.22.4.3"/>
       <id root="1.2.3.4" extension="concern"/><code code="CONC" codeSystem="2.16.840.1.113883.5.6"/>
       <statusCode code="active"/><effectiveTime><low value="20120806"/></effectiveTime>
       <entryRelationship typeCode="SUBJ"><observation classCode="OBS" moodCode="EVN">

@@ -6,7 +6,6 @@ expected values are read off each example's XML.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 

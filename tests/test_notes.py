@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import base64
-import re
 from pathlib import Path
 
 import pytest
 
 import ccda2fhir
-from tests.conftest import CORPUS, FIXTURES, needs_corpus, resolve, resources_of
+from tests.conftest import FIXTURES, needs_corpus, resolve, resources_of
 from tests.support.wrap import wrap_fragment
+from tests.support.fragments import convert_example
 
 NOTES = FIXTURES / "hl7-c-cda-examples" / "Notes"
 LOINC = "http://loinc.org"
@@ -18,9 +18,7 @@ CATEGORY = {"coding": [{"system": "http://hl7.org/fhir/us/core/CodeSystem/us-cor
 
 
 def convert_fragment(path: Path, section_code: str = "11450-4"):
-    text = Path(path).read_text(encoding="utf-8-sig")
-    text = re.sub(r"^\s*(<\?xml[^>]*\?>)?\s*(<!--.*?-->\s*)*", "", text, flags=re.S)
-    return ccda2fhir.convert(wrap_fragment(text, section_code).encode(), "p1", report=True)
+    return convert_example(Path(path), section_code, report=True)
 
 
 def notes_of(bundle):

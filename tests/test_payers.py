@@ -2,12 +2,10 @@
 guarantor Account, the Coverage Activity -> List."""
 from __future__ import annotations
 
-import re
-from pathlib import Path
 
 import ccda2fhir
 from tests.conftest import CORPUS, FIXTURES, needs_corpus, resolve, resources_of
-from tests.support.wrap import wrap_fragment
+from tests.support.fragments import convert_example
 
 GUIDE = FIXTURES / "hl7-c-cda-examples" / "Guide Examples"
 POLICY = GUIDE / "Policy Activity (V3)_2.16.840.1.113883.10.20.22.4.61" / "Policy Activity (V3) Example.xml"
@@ -15,8 +13,7 @@ REL = "http://terminology.hl7.org/CodeSystem/subscriber-relationship"
 
 
 def convert_text(text: str):
-    text = re.sub(r"^\s*(<\?xml[^>]*\?>)?\s*(<!--.*?-->\s*)*", "", text, flags=re.S)
-    return ccda2fhir.convert(wrap_fragment(text, "48768-6").encode(), "p1", report=True)
+    return convert_example(text, "48768-6", report=True)
 
 
 def test_policy_activity(validate):

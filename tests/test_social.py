@@ -5,7 +5,6 @@ Fixtures: HL7 C-CDA Examples (CC0) in tests/fixtures/hl7-c-cda-examples/Social H
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ import ccda2fhir
 from tests.support.recommended import ours_matching, recommended
 from tests.conftest import FIXTURES, needs_corpus, resolve, resources_of
 from tests.support.wrap import wrap_fragment
+from tests.support.fragments import convert_example, strip_lead
 
 SOCIAL = FIXTURES / "hl7-c-cda-examples" / "Social History"
 SNOMED = "http://snomed.info/sct"
@@ -24,9 +24,7 @@ SOCIAL_CAT = {"system": "http://terminology.hl7.org/CodeSystem/observation-categ
 
 
 def convert_fragment(path: Path, section_code: str = "29762-2") -> dict:
-    xml = path.read_text(encoding="utf-8-sig")
-    xml = re.sub(r"^\s*(<\?xml[^>]*\?>)?\s*(<!--.*?-->\s*)*", "", xml, flags=re.S)
-    return ccda2fhir.convert(wrap_fragment(xml, section_code).encode(), "test-patient")
+    return convert_example(path, section_code, "test-patient")
 
 
 def one_file(folder: str) -> Path:
@@ -184,8 +182,7 @@ def test_every_social_example_keeps_the_contract(validate):
     sys.path.insert(0, str(Path(__file__).parent))
     from contract import contract_problems
     for path in sorted(SOCIAL.rglob("*.xml")):
-        xml = re.sub(r"^\s*(<\?xml[^>]*\?>)?\s*(<!--.*?-->\s*)*", "",
-                     path.read_text(encoding="utf-8-sig"), flags=re.S)
+        xml = strip_lead(path.read_text(encoding="utf-8-sig"))
         b = ccda2fhir.convert(wrap_fragment(xml, "29762-2").encode(), "pat-123")
         assert contract_problems(b, "pat-123", validate) == [], path.name
 

@@ -7,12 +7,12 @@ Mental Status/.
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import ccda2fhir
 from tests.conftest import FIXTURES, resolve, resources_of
 from tests.support.wrap import wrap_fragment
+from tests.support.fragments import convert_example, strip_lead
 
 EXAMPLES = FIXTURES / "hl7-c-cda-examples"
 US_CORE_CAT = "http://hl7.org/fhir/us/core/CodeSystem/us-core-category"
@@ -21,9 +21,7 @@ SNOMED = "http://snomed.info/sct"
 
 
 def convert_fragment(path: Path, section_code: str = "47420-5") -> dict:
-    xml = path.read_text(encoding="utf-8-sig")
-    xml = re.sub(r"^\s*(<\?xml[^>]*\?>)?\s*(<!--.*?-->\s*)*", "", xml, flags=re.S)
-    return ccda2fhir.convert(wrap_fragment(xml, section_code).encode(), "test-patient")
+    return convert_example(path, section_code, "test-patient")
 
 
 def one_file(folder: str) -> Path:
@@ -137,8 +135,7 @@ def test_every_example_keeps_the_contract(validate):
     sys.path.insert(0, str(Path(__file__).parent))
     from contract import contract_problems
     for path in sorted(list((EXAMPLES / "Functional Status").rglob("*.xml")) + list((EXAMPLES / "Mental Status").rglob("*.xml"))):
-        xml = re.sub(r"^\s*(<\?xml[^>]*\?>)?\s*(<!--.*?-->\s*)*", "",
-                     path.read_text(encoding="utf-8-sig"), flags=re.S)
+        xml = strip_lead(path.read_text(encoding="utf-8-sig"))
         b = ccda2fhir.convert(wrap_fragment(xml, "47420-5").encode(), "pat-123")
         assert contract_problems(b, "pat-123", validate) == [], path.name
 

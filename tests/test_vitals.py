@@ -5,7 +5,6 @@ Fixtures: HL7 C-CDA Examples (CC0) in tests/fixtures/hl7-c-cda-examples/Vital Si
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 
@@ -13,6 +12,7 @@ import ccda2fhir
 from tests.support.recommended import ours_matching, recommended
 from tests.conftest import FIXTURES, needs_corpus, resolve, resources_of
 from tests.support.wrap import wrap_fragment
+from tests.support.fragments import convert_example, strip_lead
 
 VITALS = FIXTURES / "hl7-c-cda-examples" / "Vital Signs"
 UCUM = "http://unitsofmeasure.org"
@@ -20,9 +20,7 @@ US_CORE = "http://hl7.org/fhir/us/core/StructureDefinition/"
 
 
 def convert_fragment(path: Path, section_code: str = "8716-3") -> dict:
-    xml = path.read_text(encoding="utf-8-sig")
-    xml = re.sub(r"^\s*(<\?xml[^>]*\?>)?\s*(<!--.*?-->\s*)*", "", xml, flags=re.S)
-    return ccda2fhir.convert(wrap_fragment(xml, section_code).encode(), "test-patient")
+    return convert_example(path, section_code, "test-patient")
 
 
 def one_file(folder: str) -> Path:
@@ -126,8 +124,7 @@ def test_every_vitals_example_keeps_every_quantity(validate):
         for r in resources_of(b):
             assert validate(r) == [], (path.name, r["resourceType"])
             _collect_numbers(r, numbers)
-        xml = re.sub(r"^\s*(<\?xml[^>]*\?>)?\s*(<!--.*?-->\s*)*", "",
-                     path.read_text(encoding="utf-8-sig"), flags=re.S)
+        xml = strip_lead(path.read_text(encoding="utf-8-sig"))
         root = etree.fromstring(wrap_fragment(xml).encode())
         for v in root.iter("{urn:hl7-org:v3}value"):
             if v.get("{http://www.w3.org/2001/XMLSchema-instance}type") == "PQ" and v.get("value"):
@@ -191,8 +188,7 @@ def test_every_example_keeps_the_contract(validate):
     sys.path.insert(0, str(Path(__file__).parent))
     from contract import contract_problems
     for path in sorted(VITALS.rglob("*.xml")):
-        xml = re.sub(r"^\s*(<\?xml[^>]*\?>)?\s*(<!--.*?-->\s*)*", "",
-                     path.read_text(encoding="utf-8-sig"), flags=re.S)
+        xml = strip_lead(path.read_text(encoding="utf-8-sig"))
         b = ccda2fhir.convert(wrap_fragment(xml, "8716-3").encode(), "pat-123")
         assert contract_problems(b, "pat-123", validate) == [], path.name
 

@@ -13,10 +13,21 @@ LEAD = re.compile(r"^\s*(<\?xml[^>]*\?>)?\s*(<!--.*?-->\s*)*", re.S)
 PARTICIPANT_TYPES = ("Practitioner", "PractitionerRole", "Organization", "RelatedPerson", "Medication")
 
 
+def strip_lead(xml: str) -> str:
+    """An example file's XML without its declaration and leading comments (to wrap it)."""
+    return LEAD.sub("", xml, count=1)
+
+
+def convert_example(source, section_code: str, patient_id: str = "p1", report: bool = False):
+    """An HL7 example (its XML text, or the path of its file) wrapped in a document and converted."""
+    text = source.read_text(encoding="utf-8-sig") if isinstance(source, Path) else source
+    return ccda2fhir.convert(wrap_fragment(strip_lead(text), section_code).encode(), patient_id, report=report)
+
+
 def example_text(folder: Path) -> str:
     """The XML of the (first) example file in an HL7 examples folder, without its leading comments."""
     path = next(Path(folder).glob("*.xml"))
-    return LEAD.sub("", path.read_text(encoding="utf-8-sig"), count=1)
+    return strip_lead(path.read_text(encoding="utf-8-sig"))
 
 
 def convert_checked(xml: str, validate, section_code: str, patient_id: str = "p1"):
