@@ -92,6 +92,8 @@ def test_document_level_privacy_annotations_label_the_composition(validate):
     b, report = convert(wrap_fragment(section), validate)
     [comp] = resources_of(b, "Composition")
     assert {c["code"] for c in comp["meta"]["security"]} == {"R", "TREAT"}
+    # mapped into the Composition, so not reported as an entry nothing maps
+    assert not [i for i in report.issues if i.level == "unmapped"]
 
 
 # ------------------------------------------------------------------ Health Status, Priority Preference

@@ -73,6 +73,7 @@ class Conversion:
         self._after: list[list] = []              # per rendering in progress: emits waiting for it
         self._made_from: dict[int, dict] = {}     # id(statement) -> Reference of the resource made of it
         self._on_made: dict[int, list] = {}       # id(statement) -> callbacks waiting for that resource
+        self._folded: set[int] = set()            # id(statement) of those mapped into another resource
 
     def __enter__(self) -> "Conversion":
         self._token = _CURRENT.set(self)
@@ -166,6 +167,14 @@ class Conversion:
         """The Reference of the resource made from this statement (or the header), if any yet."""
         ref = self._made_from.get(id(stmt)) if isinstance(stmt, dict) else None
         return dict(ref) if ref else None
+
+    def fold(self, stmt: dict) -> None:
+        """Record that a statement is mapped into another resource (labels, a status) and makes
+        none of its own by design: it is not reported as unmapped."""
+        self._folded.add(id(stmt))
+
+    def folded(self, stmt: dict) -> bool:
+        return id(stmt) in self._folded
 
     def when_made(self, stmt: dict, fn) -> None:
         """Call ``fn(resource)`` with the resource made from ``stmt``: now if it exists, else as
