@@ -69,6 +69,22 @@ def test_no_known_health_concerns_is_reported_not_invented(validate):
     assert resources_of(b, "Condition") == []
     [issue] = rep.unmapped()
     assert issue.template_id == "2.16.840.1.113883.10.20.22.4.132"
+    assert issue.reason.startswith("negated Health Concern Act ('no known health concerns')")
+
+
+def test_empty_concern_is_reported_with_its_reason(validate):
+    """An act with only the generic code and a date names no concern: reported once, saying why."""
+    from support.wrap import wrap_fragment
+    xml = wrap_fragment("""<entry><act classCode="ACT" moodCode="EVN">
+      <templateId root="2.16.840.1.113883.10.20.22.4.132" extension="2015-08-01"/>
+      <id root="4eab0e52-dd7d-4285-99eb-72d32ddb195c"/>
+      <code code="75310-3" codeSystem="2.16.840.1.113883.6.1" displayName="Health Concern"/>
+      <statusCode code="active"/><effectiveTime value="20200622"/></act></entry>""", "75310-3")
+    b, rep = ccda2fhir.convert(xml, "test-patient", report=True)
+    assert resources_of(b, "Condition") == []
+    [issue] = rep.unmapped()
+    assert issue.template_id == "2.16.840.1.113883.10.20.22.4.132"
+    assert "names no concern" in issue.reason
 
 
 def test_concern_pointing_at_problems_has_them_as_evidence(validate):

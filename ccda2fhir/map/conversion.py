@@ -73,7 +73,7 @@ class Conversion:
         self._after: list[list] = []              # per rendering in progress: emits waiting for it
         self._made_from: dict[int, dict] = {}     # id(statement) -> Reference of the resource made of it
         self._on_made: dict[int, list] = {}       # id(statement) -> callbacks waiting for that resource
-        self._folded: set[int] = set()            # id(statement) of those mapped into another resource
+        self._accounted: set[int] = set()         # id(statement) of those folded or reported already
 
     def __enter__(self) -> "Conversion":
         self._token = _CURRENT.set(self)
@@ -168,13 +168,14 @@ class Conversion:
         ref = self._made_from.get(id(stmt)) if isinstance(stmt, dict) else None
         return dict(ref) if ref else None
 
-    def fold(self, stmt: dict) -> None:
-        """Record that a statement is mapped into another resource (labels, a status) and makes
-        none of its own by design: it is not reported as unmapped."""
-        self._folded.add(id(stmt))
+    def account_for(self, stmt: dict) -> None:
+        """Record that a statement making no resource of its own is accounted for: folded into
+        another resource (labels, a status), or reported with its own reason. The dispatcher
+        then does not report it again as an entry nothing maps."""
+        self._accounted.add(id(stmt))
 
-    def folded(self, stmt: dict) -> bool:
-        return id(stmt) in self._folded
+    def accounted(self, stmt: dict) -> bool:
+        return id(stmt) in self._accounted
 
     def when_made(self, stmt: dict, fn) -> None:
         """Call ``fn(resource)`` with the resource made from ``stmt``: now if it exists, else as

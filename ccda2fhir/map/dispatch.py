@@ -35,7 +35,7 @@ def map_section(conv: Conversion, section: dict) -> list[dict]:
                       line=entry.get("_line"))
             continue
         made = _visit(conv, element, stmt, [], keys, label)
-        if not made and not conv.folded(stmt):
+        if not made and not conv.accounted(stmt):
             tids = template_ids(stmt)
             conv.warn("no mapping for this entry's template", level="unmapped", section=label,
                       template_id=tids[0] if tids else None, element=element, line=stmt.get("_line"))
@@ -85,7 +85,7 @@ def _visit(conv: Conversion, element: str, stmt: dict, parents: list, keys: set,
         made += _emit(conv, route.leaf_template(stmt), stmt, parents, element, generic)
     if not template and stmt.get("id"):
         _lend_identity(conv, stmt, conv.entry_refs[before:])
-    if not made and not visited and parents and not conv.folded(stmt):
+    if not made and not visited and parents and not conv.accounted(stmt):
         # A nested statement nothing maps: say so here; top-level ones are reported by map_section.
         conv.warn("no mapping for this nested statement's template", level="unmapped",
                   section=label, template_id=tids[0] if tids else None, element=element,

@@ -99,7 +99,7 @@ def apply_security_labels(src, parents) -> dict:
     if not labels:
         conv.warn("security observation without a coded label", level="partial")
         return {}
-    conv.fold(src)
+    conv.account_for(src)
     owner = _annotated(parents)
     if owner is None:
         # Standing alone in a section (DS4P 'Security and Privacy Prohibitions'): the labels are
