@@ -210,7 +210,6 @@ class Conversion:
             if rt in MERGE_TYPES or key is None:
                 merge(existing, res)
                 one_per_choice(existing)  # the two renderings may have filled different choice types
-                one_per_choice(existing)  # two renderings may fill two variants of one choice
             else:
                 # Two different statements share an identifier (common in test
                 # documents): keep both, the second keyed by its content too.
