@@ -149,3 +149,27 @@ def test_concern_act_author_is_a_provenance_of_the_condition(validate):
     assert agent["type"]["coding"][0]["code"] == "author"
     assert agent["who"] == c["recorder"]
     assert resolve(bundle, agent["who"])["name"][0]["family"] == "Sixer"
+
+
+def test_age_at_onset_beside_an_onset_date_is_kept(validate):
+    """HL7 Operative Note: Pneumonia with onset 2008-01-03 and an Age Observation (57 a). The IG
+    allows one of onsetDateTime / onsetAge and maps the date; the age is kept in the
+    converter-defined condition-onset-age extension, not dropped. An age alone is onsetAge."""
+    path = FIXTURES / "hl7-c-cda-examples" / "Documents" / "Operative Note" / "Operative_Note.xml"
+    bundle = ccda2fhir.convert(path.read_bytes(), "p1")
+    [c] = [c for c in resources_of(bundle, "Condition") if codes(c["code"]) == [(SNOMED, "233604007")]]
+    assert validate(c) == []
+    assert c["onsetDateTime"] == "2008-01-03" and "onsetAge" not in c
+    age = {"value": 57, "unit": "year", "system": "http://unitsofmeasure.org", "code": "a"}
+    assert {"url": "http://ccda2fhir.org/fhir/StructureDefinition/condition-onset-age", "valueAge": age} \
+        in c["extension"]
+    xml = path.read_text(encoding="utf-8")
+    undated = xml.replace("""<effectiveTime>
+								<low value="20080103"/>
+							</effectiveTime>
+							<value xsi:type="CD" code="233604007\"""", """<value xsi:type="CD" code="233604007\"""", 1)
+    assert undated != xml
+    bundle = ccda2fhir.convert(undated.encode(), "p1")
+    [c] = [c for c in resources_of(bundle, "Condition") if codes(c["code"]) == [(SNOMED, "233604007")]]
+    assert c["onsetAge"] == age and "onsetDateTime" not in c
+    assert not [e for e in c.get("extension", []) if e["url"].endswith("condition-onset-age")]

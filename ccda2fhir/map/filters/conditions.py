@@ -114,6 +114,20 @@ CONCERN_ACTS = ("2.16.840.1.113883.10.20.22.4.3", "2.16.840.1.113883.10.20.1.27"
 
 
 @template_global
+def onset_age_beside_date(src, concern, age_obs) -> list[dict]:
+    """The condition-onset-age extension when a Problem Observation gives both its onset date and
+    an Age Observation: the IG says only one of onsetDateTime / onsetAge may be present and maps the
+    date; the age (a separate source fact, e.g. 'age 57 at onset') is kept, not dropped, in this
+    converter-defined extension (data/extensions.json), as for family history conditions."""
+    from .dates import start
+    from .extensions import extension_url
+    onset_age = age(one((age_obs or {}).get("value"))) if isinstance(age_obs, dict) else None
+    if onset_age and start(own_or_concern_time(src, concern)):
+        return [{"url": extension_url("condition-onset-age"), "valueAge": onset_age}]
+    return []
+
+
+@template_global
 def concern_period(concern) -> list[dict]:
     """The concern-period extension (data/extensions.json) from a concern act's effectiveTime.
 
