@@ -19,6 +19,7 @@ def test_care_plan_discharge_summary_reference_becomes_document_reference():
     assert doc["type"]["coding"][0] == {"system": "http://loinc.org", "code": "18842-5", "display": "Discharge summary"}
     assert doc["status"] == "current" and doc["subject"] == {"reference": "Patient/p1"}
     assert "category" not in doc  # not an advance directive
+    assert "meta" not in doc      # no category, so not claimed as US Core DocumentReference
     # listed in its Composition section, and reported as a generic (partial) mapping, not unmapped
     comp = resources_of(bundle, "Composition")[0]
     section = next(s for s in comp["section"] if s["code"]["coding"][0]["code"] == "11383-7")
