@@ -80,9 +80,10 @@ def _visit(conv: Conversion, element: str, stmt: dict, parents: list, keys: set,
             continue
         visited += 1
         made += _visit(conv, child_el, child, [stmt] + parents, keys, label)
-    if not made and route is not None and route.leaf_template(stmt):
+    leaf = route.leaf_template(stmt) if not made and route is not None else None
+    if leaf:
         conv.where = dict(here)
-        made += _emit(conv, route.leaf_template(stmt), stmt, parents, element, generic)
+        made += _emit(conv, leaf, stmt, parents, element, generic)
     if not template and stmt.get("id"):
         _lend_identity(conv, stmt, conv.entry_refs[before:])
     if not made and not visited and parents and not conv.accounted(stmt):
