@@ -177,6 +177,14 @@ class Conversion:
     def accounted(self, stmt: dict) -> bool:
         return id(stmt) in self._accounted
 
+    def report_once(self, stmt: dict, reason: str, level: str = "unmapped", **where) -> None:
+        """Say why a statement makes no resource, once however often its holder is rendered
+        (a policy rendered for its List and by its route); it is then accounted for."""
+        if self.accounted(stmt):
+            return
+        self.account_for(stmt)
+        self.warn(reason, level=level, line=stmt.get("_line"), **where)
+
     def when_made(self, stmt: dict, fn) -> None:
         """Call ``fn(resource)`` with the resource made from ``stmt``: now if it exists, else as
         soon as it is made (a statement still rendering)."""

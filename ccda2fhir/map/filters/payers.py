@@ -8,8 +8,6 @@ beneficiary the patient, relationship from the covered party's role (COV, 4.89).
 """
 from __future__ import annotations
 
-import weakref
-
 from .codes import codeable_concept, coding
 from .dates import period
 from .identifiers import identifier, identifiers
@@ -24,7 +22,6 @@ GUARANTOR_PERFORMER = ("2.16.840.1.113883.10.20.22.4.88",)
 COVERED_PARTY = ("2.16.840.1.113883.10.20.22.4.89",)
 POLICY_HOLDER = ("2.16.840.1.113883.10.20.22.4.90",)
 AUTHORIZATION = ("2.16.840.1.113883.10.20.1.19",)
-_WARNED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def _conversion():
@@ -270,24 +267,16 @@ def coverage_authorizations(policy, parents, nested=False) -> None:
         held = [statement_of(rel) for rel in many(auth.get("entryRelationship"))]
         held = [(el, s) for el, s in held if s is not None]
         if not held:
-            _warn_once(conv, auth, "Authorization Activity names no authorized service; not mapped",
-                       "partial", AUTHORIZATION[0])
+            conv.report_once(auth, "Authorization Activity names no authorized service; not mapped",
+                             "partial", template_id=AUTHORIZATION[0])
         for el, stmt in held:
             if el not in AUTHORIZED_ELEMENTS:
-                _warn_once(conv, stmt, f"service authorized by an Authorization Activity is a {el}: "
-                           "not mapped", "unmapped", AUTHORIZATION[0])
+                conv.report_once(stmt, f"service authorized by an Authorization Activity is a {el}: "
+                                 "not mapped", template_id=AUTHORIZATION[0])
                 continue
             conv.emit_after("resource/AuthorizedService", "coverage", src=stmt, authorization=auth,
                             parents=[auth, policy] + list(many(parents)), element=el)
     return None
-
-
-def _warn_once(conv, stmt, reason, level, template_id):
-    seen = _WARNED.setdefault(conv, set())
-    if id(stmt) in seen:   # the policy may be rendered twice (List entries, then the route)
-        return
-    seen.add(id(stmt))
-    conv.warn(reason, level=level, template_id=template_id, line=stmt.get("_line"))
 
 
 @template_global
@@ -336,12 +325,9 @@ def coverage_nested(policy, parents, section, nested=False) -> None:
         if template:
             conv.emit(template, src=child, parents=[policy] + list(many(parents)), element=element)
         else:
-            seen = _WARNED.setdefault(conv, set())
-            if id(child) not in seen:
-                seen.add(id(child))
-                tids = template_ids(child)
-                conv.warn("no mapping for this statement nested in a Policy Activity", level="unmapped",
-                          template_id=tids[0] if tids else None, element=element, line=child.get("_line"))
+            tids = template_ids(child)
+            conv.report_once(child, "no mapping for this statement nested in a Policy Activity",
+                             template_id=tids[0] if tids else None, element=element)
     return None
 
 

@@ -507,26 +507,17 @@ def health_concern_stands_alone(src) -> bool:
     from .text import text
     if not isinstance(src, dict) or related(src, *_PROBLEM_OBS):
         return False
+    from ..conversion import current
     if negated(src):
-        _not_mapped(src, "negated Health Concern Act ('no known health concerns'): R4 has no negated "
-                         "Condition; not mapped")
+        current().report_once(src, "negated Health Concern Act ('no known health concerns'): R4 has "
+                                   "no negated Condition; not mapped")
         return False
     if text(src.get("text")) or _specific_code(src) or related(src, ENTRY_REFERENCE):
         return True
     if not children(src):
-        _not_mapped(src, "Health Concern Act with no narrative, no specific code and nothing nested: "
-                         "it names no concern; not mapped")
+        current().report_once(src, "Health Concern Act with no narrative, no specific code and nothing "
+                                   "nested: it names no concern; not mapped")
     return False
-
-
-def _not_mapped(src: dict, reason: str) -> None:
-    """Report, once, why a statement that makes no resource makes none (instead of the generic
-    'no mapping for this entry's template')."""
-    from ..conversion import current
-    conv = current()
-    if not conv.accounted(src):
-        conv.account_for(src)
-        conv.warn(reason, level="unmapped", line=src.get("_line"))
 
 
 def _specific_code(src):
