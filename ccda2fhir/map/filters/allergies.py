@@ -333,14 +333,14 @@ def allergy_reactions(src, parents) -> list[dict]:
         if not manifest:
             value = _cd(r) or {}
             manifest = {"extension": [data_absent(value.get("nullFlavor") or "UNK")]}
-        sev_obs = _nested(r, SEVERITY)
+        # the reaction's own Severity Observation when it maps, else the allergy-level one
+        sev_obs = [o for o in _nested(r, SEVERITY)[:1] if _severity(o)] or ([top_sev] if top else [])
         reaction = {
             "manifestation": [manifest],
             "description": own_text if own_text and own_text != manifest.get("text") else None,
             "onset": _onset(r.get("effectiveTime")),
-            "severity": (_severity(sev_obs[0]) if sev_obs else None) or top,
-            "_severity": _severity_source(sev_obs[0]) if sev_obs and _severity(sev_obs[0])
-            else (_severity_source(top_sev) if top else None),
+            "severity": _severity(sev_obs[0]) if sev_obs else None,
+            "_severity": _severity_source(sev_obs[0]) if sev_obs else None,
             "note": comments(r),
         }
         out.append({k: v for k, v in reaction.items() if v})

@@ -113,6 +113,13 @@ CONCERN_ACTS = ("2.16.840.1.113883.10.20.22.4.3", "2.16.840.1.113883.10.20.1.27"
                 "2.16.840.1.113883.10.20.22.4.30")
 
 
+def _is_concern(act: dict) -> bool:
+    """A concern act: by template, or by the CONC code untemplated senders keep."""
+    from .navigation import has_template
+    code = act.get("code") if isinstance(act.get("code"), dict) else {}
+    return has_template(act, *CONCERN_ACTS) or code.get("code") == "CONC"
+
+
 @template_global
 def onset_age_beside_date(src, concern, age_obs) -> list[dict]:
     """The condition-onset-age extension when a Problem Observation gives both its onset date and
@@ -141,11 +148,7 @@ def concern_period(concern) -> list[dict]:
     """
     from .dates import period
     from .extensions import extension_url
-    from .navigation import has_template
-    if not isinstance(concern, dict):
-        return []
-    code = concern.get("code") if isinstance(concern.get("code"), dict) else {}
-    if not (has_template(concern, *CONCERN_ACTS) or code.get("code") == "CONC"):
+    if not isinstance(concern, dict) or not _is_concern(concern):
         return []
     eff = one(concern.get("effectiveTime"))
     span = period(eff)
@@ -171,8 +174,7 @@ def wrapper_provenance(wrapper) -> None:
     from .provenance import author_agents, authored_at
     if not isinstance(wrapper, dict) or not wrapper.get("author"):
         return None
-    code = wrapper.get("code") if isinstance(wrapper.get("code"), dict) else {}
-    if not (has_template(wrapper, *WRAPPERS, *CONCERN_ACTS) or code.get("code") == "CONC"):
+    if not (has_template(wrapper, *WRAPPERS) or _is_concern(wrapper)):
         return None
     when, agents = authored_at(wrapper["author"]), author_agents(wrapper["author"])
     if when and agents:

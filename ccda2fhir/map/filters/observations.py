@@ -968,10 +968,11 @@ def travel_components(src) -> list[dict]:
     from .addresses import address
     from .codes import codeable_concept
     from .navigation import related
+    from .participants import participants
     out = []
-    for part in many((src or {}).get("participant")):
-        role = (part or {}).get("participantRole") if isinstance(part, dict) else None
-        if part.get("typeCode") != "LOC" or not isinstance(role, dict):
+    for part in participants(src, "LOC"):
+        role = part.get("participantRole")
+        if not isinstance(role, dict):
             continue
         comp = {"code": LOCATION}
         place = codeable_concept(role.get("code"))
