@@ -10,7 +10,7 @@ resuscitate) is provision.code, its effective time provision.period.
 from __future__ import annotations
 
 from .codes import codeable_concept
-from .dates import datetime, period
+from .dates import datetime
 from .navigation import many, one
 from .participants import participants
 from .registry import template_global
@@ -42,12 +42,8 @@ def adr_categories(src, parents) -> list[dict]:
 
 def _status_value(src) -> dict | None:
     """The value of an R1.1 Advance Directive Status Observation the status map knows."""
-    from .navigation import related
-    for st in related(src, *STATUS_OBS):
-        value = one(st.get("value"))
-        if concept(value, "AdvanceDirectiveStatusObservation"):
-            return value
-    return None
+    from .status import status_observation_value
+    return status_observation_value(src, "AdvanceDirectiveStatusObservation", *STATUS_OBS)
 
 
 @template_global

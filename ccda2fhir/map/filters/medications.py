@@ -11,7 +11,7 @@ from __future__ import annotations
 from .codes import alternate_codes, codeable_concept, codings
 from .navigation import has_template, many, one, related
 from .registry import template_filter, template_global
-from .status import data_absent, negated, status_code
+from .status import data_absent, negated, status_code, status_observation_value
 from .terminology import concept
 from .text import text
 
@@ -161,11 +161,7 @@ R11_STATUS_OBS = "2.16.840.1.113883.10.20.1.47"
 def _status_value(stmt) -> dict | None:
     """The value of an R1.1 Medication Status Observation (10.20.1.47) that maps to a status: in
     R1.1 statusCode records the act of recording; this observation says whether it is taken."""
-    for obs in related(stmt, R11_STATUS_OBS):
-        value = one(obs.get("value"))
-        if concept(value, "MedicationStatusObservation"):
-            return value
-    return None
+    return status_observation_value(stmt, "MedicationStatusObservation", R11_STATUS_OBS)
 
 
 def _status_observation(stmt) -> str | None:

@@ -1,7 +1,7 @@
 """Statuses and negation, the common ones every clinical template needs."""
 from __future__ import annotations
 
-from .navigation import one
+from .navigation import one, related
 from .registry import template_filter, template_global
 from .terminology import concept
 
@@ -18,6 +18,16 @@ def mapped_status(stmt, map_name: str, default: str | None = None) -> str | None
     """A statement's statusCode through a ConceptMap, as a FHIR code."""
     c = concept(status_code(stmt), map_name)
     return c["code"] if c else default
+
+
+def status_observation_value(stmt, map_name: str, *templates: str) -> dict | None:
+    """The value of the first nested status observation (of these templates) that a value map
+    knows: the status it says, and, kept beside the FHIR code, its own coding."""
+    for obs in related(stmt, *templates):
+        value = one(obs.get("value"))
+        if concept(value, map_name):
+            return value
+    return None
 
 
 @template_filter
