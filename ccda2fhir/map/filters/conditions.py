@@ -274,6 +274,9 @@ def age(pq) -> dict | None:
     return {"value": v, "unit": _AGE_UNITS[unit], "system": "http://unitsofmeasure.org", "code": unit}
 
 
+COMMENT_ACTIVITY = ("2.16.840.1.113883.10.20.22.4.64", "2.16.840.1.113883.10.20.1.40")  # R2.x, R1.1
+
+
 @template_filter
 def comments(stmt) -> list[dict]:
     """Annotations from nested Comment Activities (C-CDA on FHIR: Comment -> Annotation)."""
@@ -281,7 +284,7 @@ def comments(stmt) -> list[dict]:
     from .navigation import related
     from .participants import author_ref
     out = []
-    for act in related(stmt, "2.16.840.1.113883.10.20.22.4.64", "2.16.840.1.113883.10.20.1.40"):
+    for act in related(stmt, *COMMENT_ACTIVITY):
         t = text(act.get("text"))
         if not t:
             continue

@@ -7,7 +7,7 @@ FamilyMemberHistory and what peers do: one FamilyMemberHistory per organizer
 from __future__ import annotations
 
 from .codes import codeable_concept, coding
-from .conditions import age, comments
+from .conditions import COMMENT_ACTIVITY, age, comments
 from .dates import date, datetime, period
 from .extensions import extension_url
 from .identifiers import identifiers
@@ -21,7 +21,6 @@ FH_OBSERVATION = ("2.16.840.1.113883.10.20.22.4.46", "2.16.840.1.113883.10.20.1.
                   "2.16.840.1.113883.10.20.1.42", "1.3.6.1.4.1.19376.1.5.3.1.4.13.3")
 DEATH_OBSERVATION = ("2.16.840.1.113883.10.20.22.4.47",)
 AGE_OBSERVATION = ("2.16.840.1.113883.10.20.22.4.31", "2.16.840.1.113883.10.20.1.38")
-COMMENT = ("2.16.840.1.113883.10.20.22.4.64", "2.16.840.1.113883.10.20.1.40")
 DEAD = "419099009"
 
 
@@ -31,7 +30,7 @@ def _observations(src) -> list[dict]:
         return []
     if has_template(src, *FH_OBSERVATION) and not src.get("component"):
         return [src]
-    return [c for c in children(src) if not has_template(c, *COMMENT)]
+    return [c for c in children(src) if not has_template(c, *COMMENT_ACTIVITY)]
 
 
 def _death_obs(obs) -> list[dict]:

@@ -339,9 +339,6 @@ def imaging_series(study) -> list[dict]:
     return out
 
 
-COMMENTS = ("2.16.840.1.113883.10.20.22.4.64", "2.16.840.1.113883.10.20.1.40")
-
-
 @template_global
 def purpose_reasons(src, parents) -> dict:
     """{'codes', 'refs', 'notes'} of a Purpose Activity (1.30, resource/PurposeProcedure) from its
@@ -351,7 +348,7 @@ def purpose_reasons(src, parents) -> dict:
     is mapped by its own route (map_nested: a generic resource, reported, when none)."""
     from ..dispatch import map_nested
     from .codes import codeable_concept
-    from .conditions import comments
+    from .conditions import COMMENT_ACTIVITY, comments
     from .navigation import has_template
     from .plans import _REASON_TYPES, refs_to_statements
     from .text import text
@@ -378,7 +375,7 @@ def purpose_reasons(src, parents) -> dict:
             _add_once(notes, n)
         for rel2 in many(stmt.get("entryRelationship")):
             el2, inner = statement_of(rel2)
-            if inner is not None and not has_template(inner, *COMMENTS):
+            if inner is not None and not has_template(inner, *COMMENT_ACTIVITY):
                 map_nested(conv, el2, inner, [stmt] + chain)
         if not (cc or found):
             conv.warn("Purpose Activity reason with neither a code nor a text: not kept",
