@@ -1,9 +1,15 @@
 """Deterministic resource ids: RFC 4122 version-3 UUIDs from a resource's key.
 
-id = uuid3(NAMESPACE, "<ResourceType>|<key>"), where key is the source's
+id = uuid3(namespace, "<ResourceType>|<key>"), where key is the source's
 identifier ("root|extension", UUID roots lowercased) when it has one, else a
 canonical serialization of the mapped content. The same key anywhere in the
 document gives the same id, so the same thing becomes one resource.
+
+The namespace is NAMESPACE for shared things (practitioners, organizations,
+locations, drugs) and the patient's own namespace, uuid3(NAMESPACE,
+"Patient|<patient_id>"), for everything in the patient's compartment: vendors
+reuse statement ids across patients, and one patient's Condition must never
+overwrite another's on a FHIR server.
 """
 from __future__ import annotations
 
@@ -21,9 +27,14 @@ NAMESPACE = uuid.UUID("8b6f3c2e-2d1a-5c4e-9f7a-0c2da2f1e0a1")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
-def resource_id(resource_type: str, key: str) -> str:
-    """The id of a resource of this type with this key."""
-    return str(uuid.uuid3(NAMESPACE, f"{resource_type}|{key}"))
+def resource_id(resource_type: str, key: str, namespace: uuid.UUID = NAMESPACE) -> str:
+    """The id of a resource of this type with this key (in a patient's namespace for their own)."""
+    return str(uuid.uuid3(namespace, f"{resource_type}|{key}"))
+
+
+def patient_namespace(patient_id: str) -> uuid.UUID:
+    """The namespace of the ids of one patient's resources."""
+    return uuid.uuid3(NAMESPACE, f"Patient|{patient_id}")
 
 
 def canonical(content) -> str:

@@ -48,6 +48,7 @@ def map_document(doc: dict, patient_id: str, options: dict | None = None) -> tup
         if composition and "date" not in conv.resources[composition["reference"]]:
             conv.warn("nothing in the document says when it was written: Composition.date and the "
                       "document Provenance's recorded are data-absent", level="partial")
+        conv.settle_identities()
         # Every resource made from the document, except the Patient (the caller's record of the
         # person, id = patient_id, which this document is one source of among many) and the
         # statement-level Provenances (not clinical content).

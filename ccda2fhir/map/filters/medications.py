@@ -352,10 +352,10 @@ def supply_source(stmt, parents=None) -> dict:
 def own_ref(resource_type: str, ids) -> dict | None:
     """The Reference the statement being rendered will have (from its identifiers), so the
     resources it makes (dispenses) can point back to it; None when it has no identifier."""
-    from ...assemble.ids import resource_id
+    from ..conversion import current
     from .identifiers import id_key
     key = id_key(ids)
-    return {"reference": f"{resource_type}/{resource_id(resource_type, key)}"} if key else None
+    return {"reference": f"{resource_type}/{current().id_for(resource_type, key)}"} if key else None
 
 
 @template_filter
