@@ -458,8 +458,15 @@ def allergy_abatement(src, parents=None) -> list[dict]:
     eff = one(src.get("effectiveTime"))
     high = datetime(eff.get("high")) if isinstance(eff, dict) else None
     concern = _concern(parents) if parents else None
-    if not high and concern and status_code(concern) == "completed" \
-            and ((allergy_clinical_status(src, parents) or {}).get("coding") or [{}])[0].get("code") != "active":
+    status = ((allergy_clinical_status(src, parents) or {}).get("coding") or [{}])[0].get("code")
+    if high and status == "active":
+        # the same precedence as for problems: the stated status wins over the end date, which
+        # this extension still keeps as the source gives it (no FHIR rule forbids it here)
+        from ..conversion import current
+        current().warn(f"the Allergy Status says active but the allergy's effectiveTime/high gives an "
+                       f"end ({high}): clinicalStatus follows the status; the end is kept in the "
+                       "allergyintolerance-abatement extension", level="warning")
+    if not high and concern and status_code(concern) == "completed" and status != "active":
         ceff = one(concern.get("effectiveTime"))
         high = datetime(ceff.get("high")) if isinstance(ceff, dict) else None
     return [{"url": ABATEMENT, "valueDateTime": high}] if high else []
