@@ -1,12 +1,15 @@
 """Issue 7 section 3: status and negation follow the source's explicit statement.
 
 - a stated status (Problem / Allergy Status Observation, a concern act's statusCode) wins over an
-  inference from an unknown end; an active Condition carries no abatement (FHIR con-4).
+  inference from an unknown end; an active Condition carries no abatement (FHIR con-4);
+- a refused immunization is not-done, whatever negationInd says.
 
 Fragments are written here after patterns found in ../shared/corpus (each test names the
 document it follows).
 """
 from __future__ import annotations
+
+import pytest
 
 import ccda2fhir
 from tests.conftest import resources_of
@@ -192,3 +195,61 @@ def test_allergy_under_an_active_concern_with_an_unknown_end_stays_active(valida
     bundle, _ = convert(allergy("55561003", UNK_END), "48765-2")
     (a,) = resources_of(bundle, "AllergyIntolerance")
     assert status(a) == "active" and not a.get("extension", [{}])[0].get("url") == ABATEMENT
+
+
+# ---------------------------------------------------------------- immunizations
+def immunization(negation: str | None, reason: str) -> str:
+    neg = f' negationInd="{negation}"' if negation is not None else ""
+    return f"""<entry><substanceAdministration classCode="SBADM" moodCode="EVN"{neg}>
+  <templateId root="2.16.840.1.113883.10.20.22.4.52" extension="2015-08-01"/>
+  <id root="e6f1ba43-c0ed-4b9b-9f12-f435d8ad8f92"/><statusCode code="completed"/>
+  <effectiveTime value="19981215"/>
+  <consumable><manufacturedProduct classCode="MANU"><templateId root="2.16.840.1.113883.10.20.22.4.54"/>
+    <manufacturedMaterial><code code="103" codeSystem="2.16.840.1.113883.12.292"
+      displayName="Tetanus and diphtheria toxoids - preservative free"/></manufacturedMaterial>
+  </manufacturedProduct></consumable>{reason}
+</substanceAdministration></entry>"""
+
+
+REFUSAL = """<entryRelationship typeCode="RSON"><observation classCode="OBS" moodCode="EVN">
+  <templateId root="2.16.840.1.113883.10.20.22.4.53"/><id root="1.2.3.4" extension="refusal-1"/>
+  <code code="PATOBJ" codeSystem="2.16.840.1.113883.5.8" displayName="Patient Objection"/>
+  <statusCode code="completed"/></observation></entryRelationship>"""
+R11_REFUSAL = """<entryRelationship typeCode="RSON"><act classCode="ACT" moodCode="EVN">
+  <templateId root="2.16.840.1.113883.10.20.1.27"/><code nullFlavor="NA"/>
+  <entryRelationship typeCode="SUBJ"><observation classCode="OBS" moodCode="EVN">
+    <templateId root="2.16.840.1.113883.10.20.1.28"/>
+    <code code="PHILISOP" codeSystem="2.16.840.1.113883.5.8" displayName="Philosophical objection"/>
+    <statusCode code="completed"/></observation></entryRelationship></act></entryRelationship>"""
+
+
+@pytest.mark.parametrize("negation", ["false", None])
+def test_a_refusal_reason_means_not_done_whatever_negation_says(negation, validate):
+    """A refusal reason on an immunization whose negationInd is false (amida-blue-button sense
+    CCD.example, line 1743) or absent: not-done with the reason, and the contradiction reported."""
+    bundle, report = convert(immunization(negation, REFUSAL), "11369-6")
+    valid(bundle, validate)
+    (imm,) = resources_of(bundle, "Immunization")
+    assert imm["status"] == "not-done"
+    assert imm["statusReason"]["coding"][0]["code"] == "PATOBJ"
+    (warning,) = [i for i in report.issues if i.level == "warning"]
+    assert "Refusal Reason (PATOBJ)" in warning.reason and "not-done" in warning.reason
+
+
+def test_a_negated_refusal_is_not_done_without_a_contradiction(validate):
+    bundle, report = convert(immunization("true", REFUSAL), "11369-6")
+    (imm,) = resources_of(bundle, "Immunization")
+    assert imm["status"] == "not-done" and imm["statusReason"]["coding"][0]["code"] == "PATOBJ"
+    assert not [i for i in report.issues if i.level == "warning"]
+
+
+def test_an_r11_refusal_reason_is_a_refusal_too(validate):
+    bundle, _ = convert(immunization("false", R11_REFUSAL), "11369-6")
+    (imm,) = resources_of(bundle, "Immunization")
+    assert imm["status"] == "not-done" and imm["statusReason"]["coding"][0]["code"] == "PHILISOP"
+
+
+def test_an_immunization_without_refusal_is_completed(validate):
+    bundle, report = convert(immunization("false", ""), "11369-6")
+    (imm,) = resources_of(bundle, "Immunization")
+    assert imm["status"] == "completed" and "statusReason" not in imm
