@@ -2,21 +2,26 @@
 
 - a stated status (Problem / Allergy Status Observation, a concern act's statusCode) wins over an
   inference from an unknown end; an active Condition carries no abatement (FHIR con-4);
-- a refused immunization is not-done, whatever negationInd says.
+- a refused immunization is not-done, whatever negationInd says;
+- an entry that says there is nothing to report is an empty List, never a clinical fact.
 
 Fragments are written here after patterns found in ../shared/corpus (each test names the
 document it follows).
 """
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import ccda2fhir
-from tests.conftest import resources_of
+from tests.conftest import FIXTURES, resources_of
+from tests.support.fragments import convert_example
 from tests.support.wrap import wrap_fragment
 
 SCT = "2.16.840.1.113883.6.96"
 CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+EMPTY = "http://terminology.hl7.org/CodeSystem/list-empty-reason"
 DAR = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
 CONCERN_PERIOD = "http://ccda2fhir.org/fhir/StructureDefinition/concern-period"
 ABATEMENT = "http://hl7.org/fhir/StructureDefinition/allergyintolerance-abatement"
@@ -253,3 +258,225 @@ def test_an_immunization_without_refusal_is_completed(validate):
     bundle, report = convert(immunization("false", ""), "11369-6")
     (imm,) = resources_of(bundle, "Immunization")
     assert imm["status"] == "completed" and "statusReason" not in imm
+
+
+# ---------------------------------------------------------------- nothing to report
+def empty_list(bundle) -> dict:
+    (lst,) = [x for x in resources_of(bundle, "List") if "emptyReason" in x]
+    assert "entry" not in lst and lst["status"] == "current" and lst["mode"] == "snapshot"
+    return lst
+
+
+def empty_reason(lst: dict) -> list[tuple]:
+    return [(c.get("system"), c["code"]) for c in lst["emptyReason"]["coding"]]
+
+
+def narrative(ident: str, words: str) -> str:
+    return f'<text><content ID="{ident}">{words}</content></text>'
+
+
+MED_EXCLUDED = """<section><code code="10160-0" codeSystem="2.16.840.1.113883.6.1"/><title>Medications</title>
+{text}<entry><substanceAdministration classCode="SBADM" moodCode="INT" negationInd="true">
+  <templateId root="2.16.840.1.113883.10.20.22.4.16"/>
+  <id extension="1898141" root="1.3.6.1.4.1.22812.11.0.100610.4.9"/>
+  <text><reference value="#m1"/></text><statusCode code="completed"/>
+  <effectiveTime xsi:type="IVL_TS"><low nullFlavor="UNK"/><high nullFlavor="UNK"/></effectiveTime>
+  <consumable><manufacturedProduct classCode="MANU"><templateId root="2.16.840.1.113883.10.20.22.4.23"/>
+    <manufacturedMaterial><code nullFlavor="OTH"><originalText><reference value="#m1"/></originalText>
+      <translation code="410942007" codeSystem="2.16.840.1.113883.6.96" displayName="drug or medication"/>
+    </code></manufacturedMaterial></manufacturedProduct></consumable>
+</substanceAdministration></entry></section>"""
+
+
+@pytest.mark.parametrize("words, reason", [("Medication excluded/not available", "unavailable"),
+                                           ("No Known Hospital Discharge Medications", "nilknown"),
+                                           ("No known medications", "nilknown")])
+def test_a_negated_drug_or_medicament_order_is_no_order(words, reason, validate):
+    """A negated 'Drug or medicament' order (Allscripts Sunrise, Allscripts MU2, ONC cures samples):
+    it was a MedicationRequest 'completed' (doNotPerform: 'do not give any drug'); it is an empty
+    List with the reason its words give, keeping id, code and words."""
+    bundle, report = convert(MED_EXCLUDED.format(text=narrative("m1", words)))
+    valid(bundle, validate)
+    assert not resources_of(bundle, "MedicationRequest") and not resources_of(bundle, "MedicationStatement")
+    lst = empty_list(bundle)
+    assert empty_reason(lst) == [(EMPTY, reason)]
+    assert lst["emptyReason"]["text"] == words
+    assert lst["code"]["coding"][0]["code"] == "410942007"
+    assert lst["identifier"] == [{"system": "urn:oid:1.3.6.1.4.1.22812.11.0.100610.4.9", "value": "1898141"}]
+    assert lst["title"] == "Medications"
+    (note,) = [i for i in report.issues if i.level == "info"]
+    assert "not a MedicationRequest" in note.reason and note.line
+
+
+def test_no_drug_therapy_prescribed_keeps_its_code_in_the_empty_reason(validate):
+    """SNOMED 182849000 'No drug therapy prescribed' as the medication, not negated."""
+    xml = """<entry><substanceAdministration classCode="SBADM" moodCode="EVN">
+  <templateId root="2.16.840.1.113883.10.20.22.4.16"/><id root="1.2.3.4" extension="m-2"/>
+  <statusCode code="completed"/><effectiveTime><low value="20200101"/></effectiveTime>
+  <consumable><manufacturedProduct classCode="MANU"><manufacturedMaterial>
+    <code code="182849000" codeSystem="2.16.840.1.113883.6.96" displayName="No drug therapy prescribed"/>
+  </manufacturedMaterial></manufacturedProduct></consumable>
+  <author><time value="20200102"/><assignedAuthor><id root="2.16.840.1.113883.4.6" extension="111"/>
+    <assignedPerson><name><family>Doe</family></name></assignedPerson></assignedAuthor></author>
+</substanceAdministration></entry>"""
+    bundle, _ = convert(xml, "10160-0")
+    valid(bundle, validate)
+    assert not resources_of(bundle, "MedicationStatement")
+    lst = empty_list(bundle)
+    assert empty_reason(lst) == [(EMPTY, "nilknown"), ("http://snomed.info/sct", "182849000")]
+    assert lst["date"] == "2020-01-02"
+    assert lst["code"]["coding"][0]["code"] == "10160-0"          # the section's: its only code says 'nothing'
+    assert [p for p in resources_of(bundle, "Provenance") if {"reference": f"List/{lst['id']}"} in p["target"]]
+
+
+def test_a_negated_generic_medication_history_stays_not_taken(validate):
+    """The IG's negation rule already says 'nothing' for a medication history: No Medications (HL7
+    example) stays a MedicationStatement not-taken (tests/test_medications.py)."""
+    path = FIXTURES / "hl7-c-cda-examples" / "Medications" / "No Medications" / "No Medications(C-CDA2.1).xml"
+    bundle, report = convert_example(path, "10160-0", report=True)
+    (ms,) = resources_of(bundle, "MedicationStatement")
+    assert ms["status"] == "not-taken" and not resources_of(bundle, "List")
+
+
+RESULT_EXCLUDED = """<section><code code="30954-2" codeSystem="2.16.840.1.113883.6.1"/><title>Results</title>
+<text><content ID="r1">Result excluded/not available</content></text>
+<entry><organizer classCode="BATTERY" moodCode="EVN">
+  <templateId root="2.16.840.1.113883.10.20.22.4.1"/><id extension="18981711" root="1.3.6.1.4.1.22812.11.0.100610.4.5"/>
+  <code nullFlavor="UNK"/><statusCode code="completed"/><effectiveTime value="00010101000000"/>
+  <component><observation classCode="OBS" moodCode="EVN" negationInd="true">
+    <templateId root="2.16.840.1.113883.10.20.22.4.2"/><id extension="1898171" root="1.3.6.1.4.1.22812.11.0.100610.4.5"/>
+    <code nullFlavor="UNK"/><text><reference value="#r1"/></text><statusCode code="completed"/>
+    <effectiveTime nullFlavor="NA"/><value xsi:type="ST" nullFlavor="UNK"/>
+  </observation></component>{more}
+</organizer></entry></section>"""
+
+
+def test_results_excluded_is_no_result(validate):
+    """A panel whose only result says 'Result excluded/not available' (Allscripts Sunrise,
+    chb-sample-ccdas): it was an Observation 'final' in a DiagnosticReport; one empty List,
+    keeping both ids."""
+    bundle, _ = convert(RESULT_EXCLUDED.format(more=""))
+    valid(bundle, validate)
+    assert not resources_of(bundle, "Observation") and not resources_of(bundle, "DiagnosticReport")
+    lst = empty_list(bundle)
+    assert empty_reason(lst) == [(EMPTY, "unavailable")]
+    assert [i["value"] for i in lst["identifier"]] == ["18981711", "1898171"]
+    assert lst["code"]["coding"][0]["code"] == "30954-2"
+
+
+def test_a_panel_with_a_real_result_is_a_report(validate):
+    more = """<component><observation classCode="OBS" moodCode="EVN">
+    <templateId root="2.16.840.1.113883.10.20.22.4.2"/><id root="1.2.3.4" extension="glu"/>
+    <code code="2345-7" codeSystem="2.16.840.1.113883.6.1" displayName="Glucose"/>
+    <statusCode code="completed"/><effectiveTime value="20200101"/>
+    <value xsi:type="PQ" value="95" unit="mg/dL"/></observation></component>"""
+    bundle, _ = convert(RESULT_EXCLUDED.format(more=more))
+    assert resources_of(bundle, "DiagnosticReport")
+    assert any(o["code"]["coding"][0]["code"] == "2345-7" for o in resources_of(bundle, "Observation"))
+
+
+def test_goals_excluded_is_no_goal(validate):
+    """'Plan Of Care Entry excluded/not available' as a negated goal (Allscripts Sunrise): it was a
+    Goal 'proposed'."""
+    xml = """<section><code code="18776-5" codeSystem="2.16.840.1.113883.6.1"/><title>Plan of Care</title>
+<text><content ID="g1">Plan Of Care Entry excluded/not available</content></text>
+<entry><observation classCode="OBS" moodCode="GOL" negationInd="true">
+  <templateId root="2.16.840.1.113883.10.20.22.4.44"/><id extension="1" root="1.2.3.4.5"/>
+  <code nullFlavor="UNK"><originalText><reference value="#g1"/></originalText></code>
+  <statusCode code="new"/></observation></entry></section>"""
+    bundle, _ = convert(xml)
+    valid(bundle, validate)
+    assert not resources_of(bundle, "Goal")
+    assert empty_reason(empty_list(bundle)) == [(EMPTY, "unavailable")]
+
+
+def test_a_not_asked_allergy_is_no_allergy(validate):
+    """An allergy observation nullFlavored NASK, 'No allergy data is applicable' (Partners
+    LMR1TEST, chb-sample-ccdas): it was an active AllergyIntolerance 'Allergy to substance'."""
+    xml = """<section><code code="48765-2" codeSystem="2.16.840.1.113883.6.1"/><title>Allergies</title>
+<text><content ID="a1">No allergy data is applicable</content></text>
+<entry><act classCode="ACT" moodCode="EVN"><templateId root="2.16.840.1.113883.10.20.22.4.30"/>
+  <id root="1.3.6.1.4.1.16517" extension="1"/><code code="48765-2" codeSystem="2.16.840.1.113883.6.1"/>
+  <statusCode code="active"/><effectiveTime><low value="20140212130114"/></effectiveTime>
+  <entryRelationship typeCode="SUBJ"><observation nullFlavor="NASK" classCode="OBS" moodCode="EVN">
+    <templateId root="2.16.840.1.113883.10.20.22.4.7"/><id root="1.3.6.1.4.1.16517" extension="1"/>
+    <code code="ASSERTION" codeSystem="2.16.840.1.113883.5.4"/><statusCode code="completed"/>
+    <effectiveTime><low value="20140212130114"/></effectiveTime>
+    <value xsi:type="CD" code="419199007" codeSystem="2.16.840.1.113883.6.96">
+      <originalText><reference value="#a1"/></originalText></value>
+  </observation></entryRelationship></act></entry></section>"""
+    bundle, _ = convert(xml)
+    valid(bundle, validate)
+    assert not resources_of(bundle, "AllergyIntolerance")
+    lst = empty_list(bundle)
+    assert empty_reason(lst) == [(EMPTY, "notasked")]
+    assert lst["date"] == "2014-02-12"
+
+
+def test_no_known_allergies_without_negation_is_the_no_known_allergy_code(validate):
+    """'No Known Allergies' said in words on an allergy type, without negationInd: the US Core
+    'no known allergy' AllergyIntolerance the IG makes of the negated form, not an allergy to
+    'Allergy to substance'."""
+    xml = """<section><code code="48765-2" codeSystem="2.16.840.1.113883.6.1"/><title>Allergies</title>
+<text><content ID="a1">No Known Allergies</content></text>
+<entry><act classCode="ACT" moodCode="EVN"><templateId root="2.16.840.1.113883.10.20.22.4.30"/>
+  <id root="1.2.3.4" extension="c"/><code code="CONC" codeSystem="2.16.840.1.113883.5.6"/>
+  <statusCode code="active"/>
+  <entryRelationship typeCode="SUBJ"><observation classCode="OBS" moodCode="EVN">
+    <templateId root="2.16.840.1.113883.10.20.22.4.7"/><id root="1.2.3.4" extension="o"/>
+    <code code="ASSERTION" codeSystem="2.16.840.1.113883.5.4"/><text><reference value="#a1"/></text>
+    <statusCode code="completed"/>
+    <value xsi:type="CD" code="419199007" codeSystem="2.16.840.1.113883.6.96" displayName="Allergy to substance"/>
+    <participant typeCode="CSM"><participantRole classCode="MANU"><playingEntity classCode="MMAT">
+      <code nullFlavor="NA"/></playingEntity></participantRole></participant>
+  </observation></entryRelationship></act></entry></section>"""
+    bundle, _ = convert(xml)
+    valid(bundle, validate)
+    (a,) = resources_of(bundle, "AllergyIntolerance")
+    assert a["code"]["coding"][0]["code"] == "716186003"
+    assert not resources_of(bundle, "List")
+
+
+@pytest.mark.parametrize("name, section, kind", [
+    # an allergy to an unnamed food (VA C32 sample, amida-blue-button)
+    ("unnamed allergy", "48765-2", "AllergyIntolerance"),
+    # 'Sexual orientation: Not on file' names its question (eICR sample, chunli866)
+    ("question answered not on file", "29762-2", "Observation"),
+])
+def test_statements_that_name_something_stay_what_they_are(name, section, kind, validate):
+    xml = {
+        "unnamed allergy": """<entry><observation classCode="OBS" moodCode="EVN">
+  <templateId root="2.16.840.1.113883.10.20.1.18"/><templateId root="2.16.840.1.113883.10.20.1.28"/>
+  <id root="1.2.3.4" extension="va-1"/><code code="ASSERTION" codeSystem="2.16.840.1.113883.5.4"/>
+  <statusCode code="completed"/>
+  <value xsi:type="CD" code="418471000" codeSystem="2.16.840.1.113883.6.96"
+    displayName="Propensity to adverse reactions to food"/>
+  <participant typeCode="CSM"><participantRole classCode="MANU"><playingEntity classCode="MMAT">
+    <code nullFlavor="UNK"><originalText>Coded Allergy Name Not Available</originalText></code>
+  </playingEntity></participantRole></participant></observation></entry>""",
+        "question answered not on file": """<entry><observation classCode="OBS" moodCode="EVN">
+  <templateId root="2.16.840.1.113883.10.20.22.4.38"/><id root="1.2.3.4" extension="so-1"/>
+  <code code="76690-7" codeSystem="2.16.840.1.113883.6.1" displayName="Sexual orientation"/>
+  <statusCode code="completed"/><effectiveTime value="20200101"/>
+  <value xsi:type="CD" nullFlavor="OTH"><originalText>Not on file</originalText></value>
+</observation></entry>"""}[name]
+    bundle, _ = convert(xml, section)
+    assert resources_of(bundle, kind) and not resources_of(bundle, "List")
+
+
+def test_the_data_file_is_consistent():
+    """Every phrase compiles and matches its own example, every reason is a list-empty-reason,
+    every template named exists."""
+    from ccda2fhir.map.engine import templates_dir
+    from ccda2fhir.map.filters.terminology import data_file
+    data = data_file("nothing_to_report.json")
+    reasons = {"nilknown", "notasked", "withheld", "unavailable", "notstarted", "closed"}
+    assert set(data["empty_reasons"]) <= reasons and set(data["null_flavors"].values()) <= reasons
+    for p in data["phrases"]:
+        assert p["reason"] in reasons
+        for example in filter(None, p.get("_example", "").split("; ")):
+            assert re.match(p["match"], example.lower().rstrip(".")), p
+    for c in data["nothing_codes"]:
+        assert c["reason"] in reasons and c["system"].startswith("http")
+    for t in data["templates"] + data["negation_kept"] + data["nilknown_kept"]:
+        assert (templates_dir() / f"{t}.json.j2").is_file(), t

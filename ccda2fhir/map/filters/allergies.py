@@ -225,10 +225,15 @@ def _no_known(src) -> dict | None:
     """The 'no known ... allergy' Coding for a negated observation, if the IG (or our map) has one.
 
     IG CF-allergies: negated with a nullFlavor substance -> NoKnownAllergies by the
-    observation value; negated with a substance -> its negated concept where one exists.
+    observation value; negated with a substance -> its negated concept where one exists. A
+    statement that says 'no known allergies' without negationInd (its words, no substance) is
+    read the same way (filters/nothing.py), never as an allergy to 'Allergy to substance'.
     """
     if not negated(src):
-        return None
+        from .nothing import says_nothing
+        said = says_nothing(src)
+        if not said or said["reason"] != "nilknown" or _substance_named(src):
+            return None
     entity = _substance(src)
     code = (entity or {}).get("code") if isinstance((entity or {}).get("code"), dict) else None
     if code and coding(code):
@@ -238,6 +243,11 @@ def _no_known(src) -> dict | None:
         if c:
             return c
     return None
+
+
+def _substance_named(src) -> bool:
+    entity = _substance(src) or {}
+    return bool(coding(entity.get("code"))) if isinstance(entity.get("code"), dict) else False
 
 
 @template_global

@@ -21,20 +21,6 @@ def _conv():
     return current()
 
 
-@template_global
-def no_information(src) -> bool:
-    """A statement carrying a nullFlavor itself ('no information whether ...'): nothing is
-    asserted, so no resource is made; the report says so."""
-    if isinstance(src, dict) and src.get("nullFlavor"):
-        try:
-            _conv().warn(f"statement has nullFlavor {src['nullFlavor']} (no information): "
-                         "no resource made", level="unmapped")
-        except LookupError:
-            pass
-        return True
-    return False
-
-
 def _refusals(src) -> list[dict]:
     """What says the vaccine was refused: Immunization Refusal Reasons (4.53, 'the rationale for
     the patient declining an immunization') and R1.1 reasons coded from ActNoImmunizationReason."""
