@@ -3,10 +3,11 @@
 - a stated status (Problem / Allergy Status Observation, a concern act's statusCode) wins over an
   inference from an unknown end; an active Condition carries no abatement (FHIR con-4);
 - a refused immunization is not-done, whatever negationInd says;
-- an entry that says there is nothing to report is an empty List, never a clinical fact.
+- an entry that says there is nothing to report is an empty List, never a clinical fact;
+- a narrative pointer is never data.
 
 Fragments are written here after patterns found in ../shared/corpus (each test names the
-document it follows).
+document it follows); the corpus sweeps at the end check every corpus document.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import re
 import pytest
 
 import ccda2fhir
-from tests.conftest import FIXTURES, resources_of
+from tests.conftest import CORPUS, FIXTURES, corpus_documents, needs_corpus, resources_of
 from tests.support.fragments import convert_example
 from tests.support.wrap import wrap_fragment
 
@@ -480,3 +481,110 @@ def test_the_data_file_is_consistent():
         assert c["reason"] in reasons and c["system"].startswith("http")
     for t in data["templates"] + data["negation_kept"] + data["nilknown_kept"]:
         assert (templates_dir() / f"{t}.json.j2").is_file(), t
+
+
+# ---------------------------------------------------------------- narrative pointers
+def ed_result(pointer: str) -> str:
+    return f"""<section><code code="30954-2" codeSystem="2.16.840.1.113883.6.1"/><title>Results</title>
+<text><content ID="Fndng3">No acute cardiopulmonary process.</content><content ID="empty"></content></text>
+<entry><observation classCode="OBS" moodCode="EVN">
+  <templateId root="2.16.840.1.113883.10.20.6.2.12"/><id root="1.2.3.4" extension="imp-1"/>
+  <code code="121073" codeSystem="1.2.840.10008.2.16.4" displayName="Impression"/>
+  <effectiveTime value="20060828170821"/>
+  <value xsi:type="ED"><reference value="{pointer}"/></value></observation></entry></section>"""
+
+
+def test_a_narrative_pointer_is_resolved_to_its_text(validate):
+    """Diagnostic Imaging Report (HL7 example): the Impression's value is #Fndng3."""
+    bundle, _ = convert(ed_result("#Fndng3"))
+    (obs,) = resources_of(bundle, "Observation")
+    assert obs["valueString"] == "No acute cardiopulmonary process."
+
+
+def test_a_pointer_to_no_text_is_left_out_and_reported(validate):
+    """CCDA_ReferencedValuesSample_v1 (amida-blue-button): the value points at an empty
+    <content ID="problem24"/>; it was written as valueString '#problem24'."""
+    bundle, report = convert(ed_result("#empty"))
+    valid(bundle, validate)
+    (obs,) = resources_of(bundle, "Observation")
+    assert "valueString" not in obs and "#empty" not in str(bundle)
+    assert [i.level for i in report.issues if "#empty" in i.reason] == ["partial"]
+
+
+# ---------------------------------------------------------------- the corpus
+def _strings(value, out: list) -> list:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k != "div":
+                _strings(v, out)
+    elif isinstance(value, list):
+        for v in value:
+            _strings(v, out)
+    elif isinstance(value, str):
+        out.append(value)
+    return out
+
+
+# the element that names what a clinical resource is about
+_NAMED_BY = {"Condition": "code", "AllergyIntolerance": "code", "Procedure": "code", "Observation": "code",
+             "DiagnosticReport": "code", "ServiceRequest": "code", "Immunization": "vaccineCode",
+             "MedicationStatement": "medicationCodeableConcept", "MedicationRequest": "medicationCodeableConcept",
+             "Goal": "description", "Encounter": "type", "CommunicationRequest": "payload"}
+
+
+@needs_corpus
+def test_corpus_status_negation_and_pointers():
+    """Every document of ../shared/corpus: no output string is a narrative pointer of its source;
+    every Condition satisfies con-4; every problem whose Problem Status says Active is an active
+    Condition (or an empty List, when it says there is nothing); no clinical resource is named by
+    words that say there is nothing to report (the data file's strong phrases)."""
+    from lxml import etree
+    from ccda2fhir.map.filters.terminology import data_file
+    strong = [re.compile(p["match"]) for p in data_file("nothing_to_report.json")["phrases"] if p["strong"]]
+    v3 = "{urn:hl7-org:v3}"
+    pointers, con4s, stated, nothing = [], [], [], []
+    checked = 0
+    for path in corpus_documents():
+        raw = path.read_bytes()
+        try:
+            root = etree.fromstring(raw, etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True))
+            bundle = ccda2fhir.convert(raw, "p1")
+        except (etree.XMLSyntaxError, ccda2fhir.ConversionError):
+            continue
+        checked += 1
+        name = str(path.relative_to(CORPUS))
+        source_pointers = {r.get("value").strip() for r in root.iter(f"{v3}reference")
+                           if (r.get("value") or "").strip().startswith("#")}
+        leaked = source_pointers & set(_strings(bundle, []))
+        if leaked:
+            pointers.append((name, sorted(leaked)[:3]))
+        resources = resources_of(bundle)
+        by_identifier = {}
+        for r in resources:
+            idents = r.get("identifier", [])
+            for i in idents if isinstance(idents, list) else [idents]:
+                by_identifier.setdefault(i.get("value"), []).append(r)
+        for r in resources:
+            if r["resourceType"] == "Condition" and not con4(r):
+                con4s.append((name, r["id"]))
+            named = r.get(_NAMED_BY.get(r["resourceType"], ""))
+            for w in filter(None, [c.get("text") for c in (named if isinstance(named, list) else [named])
+                                   if isinstance(c, dict)]):
+                if any(p.match(" ".join(w.split()).lower().rstrip(".:; ")) for p in strong):
+                    nothing.append((name, r["resourceType"], w))
+        for obs in root.iter(f"{v3}observation"):
+            if "2.16.840.1.113883.10.20.22.4.4" not in {t.get("root") for t in obs.findall(f"{v3}templateId")}:
+                continue
+            st = obs.find(f"{v3}entryRelationship/{v3}observation/{v3}value[@code='55561003']")
+            ii = obs.find(f"{v3}id")
+            if st is None or ii is None or not ii.get("extension"):
+                continue
+            made = [r for r in by_identifier.get(ii.get("extension"), [])
+                    if r["resourceType"] in ("Condition", "List")]
+            if made and not any(r["resourceType"] == "List" or status(r) == "active" for r in made):
+                stated.append((name, ii.get("extension")))
+    assert checked > 300
+    assert pointers == [], pointers[:5]
+    assert con4s == [], con4s[:5]
+    assert stated == [], stated[:5]
+    assert nothing == [], nothing[:5]

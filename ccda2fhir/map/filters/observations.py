@@ -166,9 +166,14 @@ def _ed_value(v: dict) -> dict:
     if t:
         return {"valueString": t}
     ref = one(v.get("reference"))
-    if isinstance(ref, dict) and ref.get("value"):
-        return {"valueString": ref["value"]}
-    return {}
+    pointer = (ref.get("value") or "").strip() if isinstance(ref, dict) else ""
+    if pointer.startswith("#"):
+        # a pointer into the narrative is not the value: with no text behind it, there is none
+        # (once, however often the value is read)
+        _conv().report_once(v, f"the value points at narrative {pointer}, which holds no text: "
+                               "value left out", level="partial")
+        return {}
+    return {"valueString": pointer} if pointer else {}
 
 
 def _coded_value(v: dict) -> dict:
