@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 class Issue:
     """One thing not mapped (or mapped with a caveat), and where it is."""
 
-    level: str            # "unmapped", "partial", "warning" or "error"
+    level: str            # "unmapped", "partial", "warning", "info" or "error"
     reason: str
     section: str | None = None      # section templateId or LOINC code, and its title
     template_id: str | None = None  # the entry's templateId

@@ -63,13 +63,23 @@ def test_narrative_only_concern_is_a_health_concern_condition(validate):
     assert not rep.unmapped()
 
 
-def test_no_known_health_concerns_is_reported_not_invented(validate):
+def test_no_known_health_concerns_is_an_empty_list_not_a_condition(validate):
+    """A negated Health Concern Act ('No Known Health Concerns'): no Condition is invented; the
+    statement is kept as what it says, a List empty because nil known, and the report says so."""
     b, rep = convert("No Known Health Concerns")
     all_valid(b, validate)
     assert resources_of(b, "Condition") == []
-    [issue] = rep.unmapped()
+    [lst] = resources_of(b, "List")
+    assert lst["emptyReason"]["coding"][0]["code"] == "nilknown"
+    assert lst["emptyReason"]["text"].startswith("No Known Health Concerns")
+    assert lst["identifier"] == [{"system": "urn:ietf:rfc:3986",
+                                  "value": "urn:uuid:4eab0e52-dd7d-4285-99eb-72d32ddb195d"}]
+    assert lst["code"]["coding"] == [{"system": "http://loinc.org", "code": "75310-3",
+                                      "display": "Health Concern"}]
+    assert not rep.unmapped()
+    [issue] = [i for i in rep.issues if i.level == "info"]
     assert issue.template_id == "2.16.840.1.113883.10.20.22.4.132"
-    assert issue.reason.startswith("negated Health Concern Act ('no known health concerns')")
+    assert "says there is nothing to report" in issue.reason and "not a HealthConcernAct" in issue.reason
 
 
 def test_empty_concern_is_reported_with_its_reason(validate):

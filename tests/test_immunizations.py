@@ -77,10 +77,20 @@ def test_refused_is_not_done_with_reason(validate):
     assert not [i for i in report.issues if i.level in ("unmapped", "error")]
 
 
-def test_no_information_statement_makes_nothing_but_is_reported(validate):
+def test_no_information_statement_is_an_empty_list_not_an_immunization(validate):
+    """Unknown Immunization Status (HL7 example): the statement itself is nullFlavor NI ('no
+    information on whether the patient received a vaccination'): no Immunization; a List empty
+    because the information is unavailable, keeping its id, date and the vaccine concept."""
     b, report = convert(example("Unknown Immunization Status"), validate)
     assert not resources_of(b, "Immunization")
-    assert any("no information" in i.reason for i in report.issues if i.level == "unmapped")
+    lst = only(b, "List")
+    assert lst["emptyReason"]["coding"][0]["code"] == "unavailable"
+    assert lst["identifier"] == [{"system": "urn:ietf:rfc:3986",
+                                  "value": "urn:uuid:e6f1ba43-c0ed-4b9b-9f12-f435d8ad8f88"}]
+    assert lst["date"] == "1999-11"
+    assert lst["code"]["coding"][0]["code"] == "787859002"
+    assert any("nullFlavor NI" in i.reason for i in report.issues if i.level == "info")
+    assert not report.unmapped()
 
 
 PLANNED = """

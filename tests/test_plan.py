@@ -37,9 +37,14 @@ def test_no_planned_tests_and_ordered_procedure(validate):
     b, rep = convert(one_file(POT / "No Planned Tests"))
     all_valid(b, validate)
     by_id = {sr["identifier"][0]["value"]: sr for sr in resources_of(b, "ServiceRequest")}
-    none = by_id["urn:uuid:c03e5445-af1b-4911-a419-e2782f21448c"]
-    assert none["doNotPerform"] is True and none["code"] == {"text": "No Planned Tests"}
-    assert "occurrenceDateTime" not in none                               # effectiveTime nullFlavor NA
+    # 'No Planned Tests' is no request not to do 'No Planned Tests': an empty List, nil known
+    assert "urn:uuid:c03e5445-af1b-4911-a419-e2782f21448c" not in by_id
+    [none] = resources_of(b, "List")
+    assert none["identifier"][0]["value"] == "urn:uuid:c03e5445-af1b-4911-a419-e2782f21448c"
+    assert none["emptyReason"]["coding"][0]["code"] == "nilknown"
+    assert none["emptyReason"]["text"] == "No Planned Tests"
+    assert none["code"]["coding"][0]["code"] == "18776-5"              # the section's: no code of its own
+    assert "date" not in none                                          # effectiveTime nullFlavor NA
     proc = by_id["urn:uuid:9a6d1bac-17d3-4195-89a4-1121bc809b4a"]
     assert proc["intent"] == "order"                                      # moodCode RQO
     assert codes(proc["code"]) == [("http://snomed.info/sct", "6025007")]

@@ -55,11 +55,25 @@ def test_resolved_problem_keeps_translations_original_text_and_abatement(validat
     assert c["clinicalStatus"]["coding"][0]["code"] in ("resolved", "inactive")
 
 
-def test_no_known_problems_is_refuted(validate):
-    _, (c,), _ = conditions("No Known Problems(C-CDA2.1).xml", validate)
-    assert c["verificationStatus"]["coding"][0]["code"] == "refuted"
-    assert codes(c["code"]) == [(SNOMED, "55607006")]
-    assert "onsetDateTime" not in c  # low nullFlavor NI
+def test_no_known_problems_is_an_empty_list_not_a_condition(validate):
+    """No Known Problems (HL7 example: negationInd on the value 55607006 'Problem'): it asserts no
+    problem, so no Condition (a refuted 'Problem' with clinicalStatus active read as an active
+    problem); a List whose emptyReason says nil known, keeping the codes, both ids and words."""
+    bundle, conds, report = conditions("No Known Problems(C-CDA2.1).xml", validate)
+    assert conds == []
+    (lst,) = resources_of(bundle, "List")
+    assert "entry" not in lst and lst["subject"] == {"reference": "Patient/p1"}
+    assert lst["emptyReason"]["coding"][0] == {
+        "system": "http://terminology.hl7.org/CodeSystem/list-empty-reason", "code": "nilknown",
+        "display": "Nil Known"}
+    assert lst["emptyReason"]["text"] == "No known problems"
+    assert (SNOMED, "55607006") in codes(lst["code"]) and (LOINC, "75323-6") in codes(lst["code"])
+    assert [i["value"] for i in lst["identifier"]] == ["urn:uuid:4adc1021-7b14-11db-9fe1-0800200c9a67",
+                                                       "urn:uuid:36e3e930-7b14-11db-9fe1-0800200c9a66"]
+    assert lst["date"] == "2013-06-07T16:05:06-04:00"          # the concern act's author time
+    comp = resources_of(bundle, "Composition")[0]
+    assert {"reference": f"List/{lst['id']}"} in comp["section"][0]["entry"]
+    assert [i.level for i in report.issues if "nothing to report" in i.reason] == ["info"]
 
 
 def test_broken_author_time_is_reported_not_invented(validate):
@@ -83,11 +97,13 @@ def test_every_problem_example_maps_every_problem_observation(name, validate):
     root = etree.fromstring(wrap(PROBLEMS / name).encode())
     problem_obs = root.xpath("//v3:observation[v3:templateId/@root='2.16.840.1.113883.10.20.22.4.4']",
                              namespaces={"v3": "urn:hl7-org:v3"})
-    assert problem_obs and len(conds) == len(problem_obs)
+    # one Condition per problem observation; one that says there is no problem is an empty List
+    empty = [lst for lst in resources_of(bundle, "List") if "emptyReason" in lst]
+    assert problem_obs and len(conds) + len(empty) == len(problem_obs)
     assert not [i for i in report.issues if i.level == "error"]
     comp = resources_of(bundle, "Composition")[0]
     listed = {e["reference"] for s in comp["section"] for e in s.get("entry", [])}
-    assert {f"Condition/{c['id']}" for c in conds} <= listed
+    assert {f"Condition/{c['id']}" for c in conds} | {f"List/{x['id']}" for x in empty} <= listed
 
 
 def test_completed_concern_dates_fill_what_the_observation_lacks(validate):
@@ -138,9 +154,15 @@ def test_encounter_diagnosis_is_no_concern(validate):
 
 
 def test_concern_act_author_is_a_provenance_of_the_condition(validate):
-    """No Known Problems (HL7 example): only the Problem Concern Act has an author; IG: concern
-    authors are mapped to the Condition (recorder) and so to its Provenance."""
-    bundle, (c,), _ = conditions("No Known Problems(C-CDA2.1).xml", validate)
+    """Only the Problem Concern Act has an author; IG: concern authors are mapped to the
+    Condition (recorder) and so to its Provenance. (No Known Problems, HL7 example, with its
+    negation and its 'No known' words removed so that it states a problem.)"""
+    from support.wrap import wrap_fragment
+    xml = (PROBLEMS / "No Known Problems(C-CDA2.1).xml").read_text() \
+        .replace(' negationInd="true"', "").replace("No known <content", "<content")
+    bundle = ccda2fhir.convert(wrap_fragment(xml), "p1")
+    (c,) = resources_of(bundle, "Condition")
+    assert validate(c) == []
     target = {"reference": f"Condition/{c['id']}"}
     # (the document Provenance, with its source entity, targets every resource)
     (prov,) = [p for p in resources_of(bundle, "Provenance") if target in p["target"] and not p.get("entity")]
@@ -149,6 +171,17 @@ def test_concern_act_author_is_a_provenance_of_the_condition(validate):
     assert agent["type"]["coding"][0]["code"] == "author"
     assert agent["who"] == c["recorder"]
     assert resolve(bundle, agent["who"])["name"][0]["family"] == "Sixer"
+
+
+def test_concern_act_author_is_a_provenance_of_the_empty_list(validate):
+    """The same concern author when the concern says 'no known problems': the List made instead
+    of a Condition has it as its Provenance."""
+    bundle, _, _ = conditions("No Known Problems(C-CDA2.1).xml", validate)
+    (lst,) = resources_of(bundle, "List")
+    target = {"reference": f"List/{lst['id']}"}
+    (prov,) = [p for p in resources_of(bundle, "Provenance") if target in p["target"] and not p.get("entity")]
+    assert prov["recorded"] == "2013-06-07T16:05:06-04:00"
+    assert resolve(bundle, prov["agent"][0]["who"])["name"][0]["family"] == "Sixer"
 
 
 def test_age_at_onset_beside_an_onset_date_is_kept(validate):

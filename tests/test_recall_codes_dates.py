@@ -50,13 +50,18 @@ def test_problem_status_value_kept_beside_fhir_code(validate):
         {k: codings[1][k] for k in ("system", "code")}
 
 
-def test_problem_status_value_left_out_when_abatement_changes_it(validate):
+def test_problem_status_value_kept_when_an_end_date_contradicts_it(validate):
+    """The stated status wins over an end date (issue 7 section 3): 'Active' is written beside
+    active, and the end it contradicts is reported, not made an abatement (FHIR con-4)."""
     eff = '<effectiveTime><low value="20200101"/><high value="20210101"/></effectiveTime>'
-    bundle = convert(_problem(eff, "55561003"), "11450-4")
+    bundle, report = ccda2fhir.convert(wrap_fragment(_problem(eff, "55561003"), "11450-4").encode(), "p1",
+                                       report=True)
     (cond,) = resources_of(bundle, "Condition")
     assert validate(cond) == []
-    # an abated problem is not active: the source's 'Active' is not written beside 'inactive'
-    assert cond["clinicalStatus"]["coding"] == [{"system": CLINICAL, "code": "inactive"}]
+    assert cond["clinicalStatus"]["coding"][0] == {"system": CLINICAL, "code": "active"}
+    assert cond["clinicalStatus"]["coding"][1]["code"] == "55561003"
+    assert "abatementDateTime" not in cond and "_abatementDateTime" not in cond
+    assert [i.level for i in report.issues if "2021-01-01" in i.reason] == ["warning"]
 
 
 def _allergy(concern_status: str, concern_eff: str, status_obs: str = "") -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .conversion import Conversion
 from .filters.navigation import STATEMENTS, many, statement_of, template_ids
+from .filters.nothing import NOTHING_TEMPLATE, note, replaced
 from .routes import table
 
 
@@ -65,6 +66,13 @@ def _visit(conv: Conversion, element: str, stmt: dict, parents: list, keys: set,
         route = routes.fallback.get(element)
     made = 0
     template = route.template_for(stmt) if route else None
+    nothing = replaced(stmt, template)
+    if nothing:
+        # it says there is nothing to report: a List saying so, never the clinical resource
+        made = _emit(conv, NOTHING_TEMPLATE, stmt, parents, element, False)
+        if made:
+            conv.warn(note(nothing, template), level="info")
+        return made
     if template:
         made += _emit(conv, template, stmt, parents, element, generic)
     if route is not None and (route.absorbs_all or (template and not route.descend

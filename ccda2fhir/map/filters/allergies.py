@@ -225,10 +225,15 @@ def _no_known(src) -> dict | None:
     """The 'no known ... allergy' Coding for a negated observation, if the IG (or our map) has one.
 
     IG CF-allergies: negated with a nullFlavor substance -> NoKnownAllergies by the
-    observation value; negated with a substance -> its negated concept where one exists.
+    observation value; negated with a substance -> its negated concept where one exists. A
+    statement that says 'no known allergies' without negationInd (its words, no substance) is
+    read the same way (filters/nothing.py), never as an allergy to 'Allergy to substance'.
     """
     if not negated(src):
-        return None
+        from .nothing import says_nothing
+        said = says_nothing(src)
+        if not said or said["reason"] != "nilknown" or _substance_named(src):
+            return None
     entity = _substance(src)
     code = (entity or {}).get("code") if isinstance((entity or {}).get("code"), dict) else None
     if code and coding(code):
@@ -238,6 +243,11 @@ def _no_known(src) -> dict | None:
         if c:
             return c
     return None
+
+
+def _substance_named(src) -> bool:
+    entity = _substance(src) or {}
+    return bool(coding(entity.get("code"))) if isinstance(entity.get("code"), dict) else False
 
 
 @template_global
@@ -458,8 +468,15 @@ def allergy_abatement(src, parents=None) -> list[dict]:
     eff = one(src.get("effectiveTime"))
     high = datetime(eff.get("high")) if isinstance(eff, dict) else None
     concern = _concern(parents) if parents else None
-    if not high and concern and status_code(concern) == "completed" \
-            and ((allergy_clinical_status(src, parents) or {}).get("coding") or [{}])[0].get("code") != "active":
+    status = ((allergy_clinical_status(src, parents) or {}).get("coding") or [{}])[0].get("code")
+    if high and status == "active":
+        # the same precedence as for problems: the stated status wins over the end date, which
+        # this extension still keeps as the source gives it (no FHIR rule forbids it here)
+        from ..conversion import current
+        current().warn(f"the Allergy Status says active but the allergy's effectiveTime/high gives an "
+                       f"end ({high}): clinicalStatus follows the status; the end is kept in the "
+                       "allergyintolerance-abatement extension", level="warning")
+    if not high and concern and status_code(concern) == "completed" and status != "active":
         ceff = one(concern.get("effectiveTime"))
         high = datetime(ceff.get("high")) if isinstance(ceff, dict) else None
     return [{"url": ABATEMENT, "valueDateTime": high}] if high else []

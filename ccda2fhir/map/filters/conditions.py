@@ -97,11 +97,12 @@ def own_or_concern_time(src, concern):
 
 @template_global
 def concern_ended(concern) -> str | None:
-    """When a completed concern ended (its effectiveTime/high): the problem's abatement when the
-    observation gives none (our choice: a concern is completed when its problem no longer is)."""
+    """When a completed concern act ended (its effectiveTime/high): the problem's abatement when
+    the observation gives none (our choice: a concern is completed when its problem no longer is).
+    Only a concern act's: an encounter or procedure holding the problem ends, the problem need not."""
     from .dates import end
     from .status import status_code
-    if not isinstance(concern, dict) or status_code(concern) != "completed":
+    if not isinstance(concern, dict) or not _is_concern(concern) or status_code(concern) != "completed":
         return None
     return end(concern.get("effectiveTime"))
 
@@ -189,41 +190,74 @@ def condition_profile(src, section, parents, category=None) -> str:
     return "http://hl7.org/fhir/us/core/StructureDefinition/us-core-condition-problems-health-concerns"
 
 
-def _abated(src) -> bool:
-    eff = one((src or {}).get("effectiveTime"))
-    high = eff.get("high") if isinstance(eff, dict) else None
-    return isinstance(high, dict) and bool(high.get("value") or high.get("nullFlavor") == "UNK")
+ABATED_STATUSES = ("inactive", "resolved", "remission")
+
+
+def _stated_status(status_obs) -> str | None:
+    c = concept(one(status_obs.get("value")), "ProblemStatus") if isinstance(status_obs, dict) else None
+    return c["code"] if c else None
 
 
 @template_global
-def condition_clinical_status(src, concern, status_obs) -> dict | None:
-    """Problem Status observation first, then the concern's statusCode (IG ConceptMaps).
+def condition_status(src, concern, status_obs) -> dict:
+    """clinicalStatus with abatementDateTime / _abatementDateTime, decided together: an abated
+    Condition is inactive, resolved or remission (FHIR con-4). The first that speaks decides:
 
-    An abated problem cannot be active (IG): active, recurrence and relapse become
-    inactive. With no status anywhere, the effectiveTime decides (peers agree):
-    resolved when it has an end, else active.
+    1. the Problem Status Observation (IG: the concern's statusCode "is to be used only if the
+       C-CDA Problem Status Observation is missing");
+    2. an end date of the problem itself: inactive, resolved when no concern act states a status
+       (C-CDA: the Problem Observation's effectiveTime "is the definitive indication of whether or
+       not the underlying condition is resolved", the concern's statusCode that of the concern);
+    3. the concern act's statusCode (IG ConceptMap; only a concern act's: the status of an
+       encounter or procedure holding the problem says nothing about it);
+    4. an unknown end (high nullFlavor UNK, which the IG reads "resolved, date unknown"): resolved;
+    5. active.
+    An active, recurrence or relapse status keeps no abatement: an end date it contradicts is
+    reported (not silently dropped), an unknown end is no end. A completed concern's end is the
+    abatement only when the status allows one (it stays in the concern-period extension anyway).
     """
-    code = source = None
-    if status_obs:
-        c = concept(one(status_obs.get("value")), "ProblemStatus")
-        code = c["code"] if c else None
-        source = code
-    if not code and concern:
+    from .dates import end
+    own_time = one(own_or_concern_time(src, concern))
+    own_end = end(own_time)
+    end_date = own_end or concern_ended(concern)
+    high = own_time.get("high") if isinstance(own_time, dict) else None
+    high_nf = high.get("nullFlavor") if isinstance(high, dict) and not high.get("value") else None
+    stated = _stated_status(status_obs)
+    concern_code = None
+    if isinstance(concern, dict) and _is_concern(concern):
         c = concept(status_code(concern), "ConditionClinicalStatus")
-        code = c["code"] if c else None
-    abated = _abated(src)
-    if code is None:
-        code = "resolved" if abated else "active"
-    elif abated and code in ("active", "recurrence", "relapse"):
-        code = "inactive"
+        concern_code = c["code"] if c else None
+    if stated:
+        code = stated
+    elif own_end:
+        code = "inactive" if concern_code else "resolved"
+    elif concern_code:
+        code = concern_code
+    elif high_nf == "UNK":
+        code = "resolved"
+    else:
+        code = "active"
     coding = [{"system": CLINICAL, "code": code}]
-    if source and source == code:
+    if stated:
         # Our choice: the Problem Status value as written (e.g. SNOMED 55561003 Active) follows
         # the FHIR code as a translation of the same concept (the required binding is met by the
-        # first coding); left out when the abatement rule changed the status it states.
+        # first coding).
         written = codeable_concept(one(status_obs.get("value"))) or {}
         coding += [c for c in written.get("coding", []) if c not in coding]
-    return {"coding": coding}
+    out = {"clinicalStatus": {"coding": coding}}
+    if code not in ABATED_STATUSES:
+        if own_end:
+            from ..conversion import current
+            current().warn(f"the Problem Status says {code} but the problem's effectiveTime/high gives "
+                           f"an end ({own_end}): clinicalStatus follows the status and the end date is "
+                           f"left out (FHIR con-4: an abated Condition is inactive, resolved or "
+                           f"remission)", level="warning")
+        return out
+    if end_date:
+        out["abatementDateTime"] = end_date
+    elif high_nf:
+        out["_abatementDateTime"] = {"extension": [data_absent(high_nf)]}
+    return out
 
 
 @template_global
@@ -245,16 +279,6 @@ def condition_code(src) -> dict:
         return {"text": t}
     value = one((src or {}).get("value")) or {}
     return {"extension": [data_absent(value.get("nullFlavor") or "UNK")]}
-
-
-@template_global
-def abatement_unknown(eff) -> dict | None:
-    """_abatementDateTime with data-absent-reason when high is nullFlavor UNK (IG: resolved, date unknown)."""
-    eff = one(eff)
-    high = eff.get("high") if isinstance(eff, dict) else None
-    if isinstance(high, dict) and not high.get("value") and high.get("nullFlavor"):
-        return {"extension": [data_absent(high["nullFlavor"])]}
-    return None
 
 
 _AGE_UNITS = {"a": "year", "mo": "month", "wk": "week", "d": "day", "h": "hour", "min": "minute"}

@@ -21,28 +21,38 @@ def _conv():
     return current()
 
 
-@template_global
-def no_information(src) -> bool:
-    """A statement carrying a nullFlavor itself ('no information whether ...'): nothing is
-    asserted, so no resource is made; the report says so."""
-    if isinstance(src, dict) and src.get("nullFlavor"):
-        try:
-            _conv().warn(f"statement has nullFlavor {src['nullFlavor']} (no information): "
-                         "no resource made", level="unmapped")
-        except LookupError:
-            pass
-        return True
-    return False
+def _refusals(src) -> list[dict]:
+    """What says the vaccine was refused: Immunization Refusal Reasons (4.53, 'the rationale for
+    the patient declining an immunization') and R1.1 reasons coded from ActNoImmunizationReason."""
+    from .medications import refusal_observations
+    return related(src, *REFUSAL_REASON) + refusal_observations(src)
 
 
 @template_global
 def immunization_status(src) -> str:
-    """negationInd true -> not-done (IG); else the IG ConceptMap ImmunizationStatus; active or
-    no status on a historical (EVN) immunization -> completed."""
+    """not-done when negationInd is true (IG) or a refusal reason says the vaccine was refused,
+    whatever negationInd says (a refused vaccine was not given; the contradiction is reported);
+    else the IG ConceptMap ImmunizationStatus; active or no status on a historical (EVN)
+    immunization -> completed."""
     if negated(src):
+        return "not-done"
+    refused = _refusals(src)
+    if refused:
+        from ..conversion import current
+        why = ", ".join(c.get("code") or "?" for c in (r.get("code") or {} for r in refused)
+                        if isinstance(c, dict)) or "uncoded"
+        current().warn(f"an Immunization Refusal Reason ({why}) on an immunization whose negationInd is "
+                       f"{src.get('negationInd') or 'absent'}: status not-done (a refused vaccine was "
+                       "not given), the reason in statusReason", level="warning")
         return "not-done"
     c = concept(status_code(src), "ImmunizationStatus")
     return c["code"] if c else "completed"
+
+
+@template_global
+def immunization_status_reason(src, status) -> dict | None:
+    """statusReason (IG: the refusal reason, 'generally only used for the status of not-done')."""
+    return (refusal_reasons(src) or [None])[0] if status == "not-done" else None
 
 
 @template_filter

@@ -166,9 +166,14 @@ def _ed_value(v: dict) -> dict:
     if t:
         return {"valueString": t}
     ref = one(v.get("reference"))
-    if isinstance(ref, dict) and ref.get("value"):
-        return {"valueString": ref["value"]}
-    return {}
+    pointer = (ref.get("value") or "").strip() if isinstance(ref, dict) else ""
+    if pointer.startswith("#"):
+        # a pointer into the narrative is not the value: with no text behind it, there is none
+        # (once, however often the value is read)
+        _conv().report_once(v, f"the value points at narrative {pointer}, which holds no text: "
+                               "value left out", level="partial")
+        return {}
+    return {"valueString": pointer} if pointer else {}
 
 
 def _coded_value(v: dict) -> dict:
@@ -688,8 +693,8 @@ def vital_members(organizer, parents=None) -> list[dict]:
     its own Observation.
     """
     parents = [organizer] + list(many(parents))
-    members = [s for el, s in _members(organizer)
-               if el == "observation" and _member_of(s, "VitalMemberTemplates")]
+    members = [s for el, s in _members(organizer) if el == "observation"
+               and _member_of(s, "VitalMemberTemplates") and not _says_nothing(s, "resource/VitalSign", parents)]
     systolic = [s for s in members if _is_code(s, "8480-6")]
     diastolic = [s for s in members if _is_code(s, "8462-4")]
     pairs = list(zip(systolic, diastolic))
@@ -741,12 +746,22 @@ def _organizer_members(organizer, parents, templates_key: str, template: str) ->
     return refs
 
 
+def _says_nothing(member: dict, template: str, parents: list) -> bool:
+    """A member saying there is nothing to report ('Result excluded/not available') in a panel
+    that has real members too: its own empty List (filters/nothing.py), no member of the panel."""
+    from .nothing import NOTHING_TEMPLATE, note, replaced
+    nothing = replaced(member, template)
+    if nothing and _emit(NOTHING_TEMPLATE, src=member, parents=parents, element="observation"):
+        _conv().warn(note(nothing, template), level="info", line=member.get("_line"))
+    return bool(nothing)
+
+
 def _emit_members(candidates: list[dict], templates_key: str, template: str, parents: list,
                   **variables) -> list[dict]:
     """References to the resources made from the candidates carrying a member template, each once."""
     refs = []
     for s in candidates:
-        if _member_of(s, templates_key):
+        if _member_of(s, templates_key) and not _says_nothing(s, template, parents):
             ref = _emit(template, src=s, parents=parents, **variables)
             if ref and ref not in refs:
                 refs.append(ref)

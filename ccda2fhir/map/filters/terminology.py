@@ -10,7 +10,8 @@ from .navigation import one
 from .registry import template_filter
 
 
-def _data(name: str) -> dict:
+def data_file(name: str) -> dict:
+    """A JSON data file of ccda2fhir/data, without its _comment."""
     raw = json.loads(resources.files("ccda2fhir.data").joinpath(name).read_text())
     raw.pop("_comment", None)
     return raw
@@ -18,17 +19,17 @@ def _data(name: str) -> dict:
 
 @lru_cache(maxsize=1)
 def code_systems() -> dict:
-    return _data("codesystems.json")
+    return data_file("codesystems.json")
 
 
 @lru_cache(maxsize=1)
 def identifier_systems() -> dict:
-    return _data("identifier_systems.json")
+    return data_file("identifier_systems.json")
 
 
 @lru_cache(maxsize=1)
 def concept_maps() -> dict:
-    maps = _data("conceptmaps.json")
+    maps = data_file("conceptmaps.json")
     folder = resources.files("ccda2fhir.data").joinpath("valuemaps")
     for path in sorted(folder.iterdir(), key=lambda p: p.name):
         if path.name.endswith(".json"):
@@ -45,7 +46,7 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 
 @lru_cache(maxsize=1)
 def code_system_names() -> dict:
-    return _data("codesystem_names.json")
+    return data_file("codesystem_names.json")
 
 
 def system_by_name(name) -> str | None:
