@@ -173,3 +173,51 @@ def test_twins_agree_on_mutated_documents(moves, junk):
     root = parse(bytes(out))
     assert orjson.dumps(_walker.walk(root, section_narrative, 200)) == \
         orjson.dumps(pywalker.walk(root, section_narrative, 200))
+
+
+def _many_attributes(n: int, line_of_element: int = 3) -> str:
+    attrs = " ".join(f'a{i}="{i}"' for i in range(n))
+    pad = "\n" * (line_of_element - 2)
+    return (f'<ClinicalDocument xmlns="urn:hl7-org:v3">\n{pad}<title {attrs}>T</title>'
+            f'<component><structuredBody><component><section><code code="1"/>'
+            f'<entry><act classCode="ACT" moodCode="EVN"/></entry></section></component></structuredBody>'
+            f'</component></ClinicalDocument>')
+
+
+@pytest.mark.parametrize("walker", ["python", "compiled"])
+def test_an_element_with_too_many_attributes_is_refused(walker):
+    if walker == "compiled" and not HAVE_EXTENSION:
+        pytest.skip("the compiled walker is not built here")
+    from ccda2fhir.walk import LimitError
+    walk = pywalker.walk if walker == "python" else importlib.import_module("ccda2fhir._walker").walk
+    root = parse(_many_attributes(300, line_of_element=7))
+    with pytest.raises(LimitError) as caught:
+        walk(root, section_narrative, 200, 256)
+    assert caught.value.what == "element with more than 256 attributes"
+    assert caught.value.line == 7
+    assert walk(root, section_narrative, 200, 300)["header"]["title"]["a299"] == "299"
+    assert not isinstance(caught.value, pywalker.DepthError)
+    assert issubclass(pywalker.DepthError, LimitError)
+
+
+def test_too_many_attributes_is_input_too_large():
+    with pytest.raises(ccda2fhir.InputTooLargeError) as caught:
+        ccda2fhir.convert(_many_attributes(257), "p1")
+    assert "more than 256 attributes" in str(caught.value) and caught.value.line == 3
+    assert ccda2fhir.convert(_many_attributes(256), "p1")["entry"]
+
+
+@needs_extension
+@pytest.mark.parametrize("max_attributes", [0, 1, 2, 5, 256])
+def test_twins_agree_on_attribute_limits(max_attributes):
+    from ccda2fhir import _walker
+    root = parse(DOCUMENTS[0].read_bytes())
+    outcomes = []
+    for walker in (_walker.walk, pywalker.walk):
+        try:
+            outcomes.append(("ok", orjson.dumps(walker(root, section_narrative, 200, max_attributes))))
+        except pywalker.LimitError as exc:
+            outcomes.append((type(exc).__name__, str(exc)))
+    assert outcomes[0] == outcomes[1]
+    if max_attributes < 3:
+        assert outcomes[0][0] == "LimitError"
