@@ -37,6 +37,16 @@ cdef str _collapse(str s):
     return " ".join(s.split())
 
 
+cdef inline int _add_repeated(dict d, str key, value) except -1:
+    lst = d.get(key)
+    if lst is None:
+        d[key] = [value]
+    elif type(lst) is list:
+        (<list>lst).append(value)
+    # else an attribute of that name came first and keeps the key, as it would before a single child
+    return 0
+
+
 cdef int _check_attributes(el, int max_attributes) except -1:
     if len(el.attrib) > max_attributes:
         raise LimitError(f"element with more than {max_attributes} attributes at line {el.sourceline}")
@@ -47,7 +57,6 @@ cpdef dict plain(el, int max_depth=200, int depth=0, int max_attributes=256):
     """One element as plain data: attributes, '_text', '_line', children by name."""
     cdef dict d
     cdef list parts
-    cdef list lst
     cdef str key
     cdef object tag, text, tail, value
     cdef frozenset repeat_here
@@ -70,11 +79,7 @@ cpdef dict plain(el, int max_depth=200, int depth=0, int max_attributes=256):
         key = _name(tag)
         value = plain(child, max_depth, depth + 1, max_attributes)
         if key in _REPEAT or key in repeat_here:
-            lst = d.get(key)
-            if lst is None:
-                d[key] = [value]
-            else:
-                lst.append(value)
+            _add_repeated(d, key, value)
         elif key not in d:
             d[key] = value
     if parts:
@@ -164,7 +169,7 @@ def walk(root, narrative, int max_depth=200, int max_attributes=256):
             continue
         value = plain(child, max_depth, 1, max_attributes)
         if key in _REPEAT:
-            header.setdefault(key, []).append(value)
+            _add_repeated(header, key, value)
         elif key not in header:
             header[key] = value
     return {"header": header, "body": body, "nonxml": nonxml, "sections": sections,

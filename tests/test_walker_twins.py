@@ -221,3 +221,21 @@ def test_twins_agree_on_attribute_limits(max_attributes):
     assert outcomes[0] == outcomes[1]
     if max_attributes < 3:
         assert outcomes[0][0] == "LimitError"
+
+
+@pytest.mark.parametrize("walker", ["python", "compiled"])
+def test_an_attribute_named_like_a_repeating_child_keeps_its_place(walker):
+    """<ClinicalDocument id="..."><id/> or <observation value="..."><value/>: the attribute (first
+    in document order) keeps the key, as it does before a single child; nothing crashes."""
+    if walker == "compiled" and not HAVE_EXTENSION:
+        pytest.skip("the compiled walker is not built here")
+    walk = pywalker.walk if walker == "python" else importlib.import_module("ccda2fhir._walker").walk
+    xml = ('<ClinicalDocument xmlns="urn:hl7-org:v3" id="junk"><id root="1.2.3"/><id root="1.2.4"/>'
+           '<component><structuredBody><component><section><code code="1"/><entry>'
+           '<observation classCode="OBS" moodCode="EVN" value="x"><value code="1"/><value code="2"/>'
+           '</observation></entry></section></component></structuredBody></component></ClinicalDocument>')
+    doc = walk(parse(xml), section_narrative, 200)
+    assert doc["header"]["id"] == "junk"
+    assert doc["sections"][0]["entries"][0]["observation"]["value"] == "x"
+    bad = FIXTURE_CCD.replace(b"<ClinicalDocument ", b'<ClinicalDocument id="junk" ', 1)
+    assert ccda2fhir.convert(bad, "p1")["entry"]

@@ -45,6 +45,15 @@ def _name(tag):
     return tag
 
 
+def _add_repeated(d, key, value):
+    lst = d.get(key)
+    if lst is None:
+        d[key] = [value]
+    elif type(lst) is list:
+        lst.append(value)
+    # else an attribute of that name came first and keeps the key, as it would before a single child
+
+
 def plain(el, max_depth=200, depth=0, max_attributes=256):
     """One element as plain data: attributes, '_text', '_line', children by name."""
     if depth > max_depth:
@@ -66,11 +75,7 @@ def plain(el, max_depth=200, depth=0, max_attributes=256):
         key = _name(tag)
         value = plain(child, max_depth, depth + 1, max_attributes)
         if key in _REPEAT or key in repeat_here:
-            lst = d.get(key)
-            if lst is None:
-                d[key] = [value]
-            else:
-                lst.append(value)
+            _add_repeated(d, key, value)
         elif key not in d:
             d[key] = value
     if parts:
@@ -165,7 +170,7 @@ def walk(root, narrative, max_depth=200, max_attributes=256):
             continue
         value = plain(child, max_depth, 1, max_attributes)
         if key in _REPEAT:
-            header.setdefault(key, []).append(value)
+            _add_repeated(header, key, value)
         elif key not in header:
             header[key] = value
     return {"header": header, "body": body, "nonxml": nonxml, "sections": sections,
