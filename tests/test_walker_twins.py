@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import orjson
+from lxml import etree
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -239,3 +240,45 @@ def test_an_attribute_named_like_a_repeating_child_keeps_its_place(walker):
     assert doc["sections"][0]["entries"][0]["observation"]["value"] == "x"
     bad = FIXTURE_CCD.replace(b"<ClinicalDocument ", b'<ClinicalDocument id="junk" ', 1)
     assert ccda2fhir.convert(bad, "p1")["entry"]
+
+
+ODD_NODES = b'''<!DOCTYPE ClinicalDocument [<!ENTITY e "ent&#160;text">]>
+<ClinicalDocument xmlns="urn:hl7-org:v3"><?pi x?><!-- c --><title>a<![CDATA[ b <c> ]]>&e;d<!-- x -->e<?p?>f</title>
+<code code="x">&#160;&#x3000;</code><name>&#160; <given>A</given>&#x2003;</name><id root="r" extension=""/>
+<component><structuredBody><component><section><title>T<![CDATA[x]]>&e;<!--c-->y</title>
+<text ID="a">x<![CDATA[y]]>&e;<!-- c -->z<content ID="b">q&e;</content></text>
+<entry><act><text>&e;</text><code code="1">  <![CDATA[   ]]>  </code></act></entry></section></component>
+</structuredBody></component></ClinicalDocument>'''
+
+
+@needs_extension
+@pytest.mark.parametrize("options", [dict(resolve_entities=False, strip_cdata=False), dict(strip_cdata=False), {}],
+                         ids=["entity-refs-and-cdata", "cdata", "lxml-defaults"])
+def test_twins_agree_on_nodes_our_parser_never_leaves(options):
+    """Comments, PIs, CDATA sections and entity references (parse() removes or refuses them; a
+    caller's own lxml tree may have them), Unicode-only whitespace, empty attributes."""
+    from ccda2fhir import _walker
+    root = etree.fromstring(ODD_NODES, etree.XMLParser(**options))
+    compiled, python = _walker.walk(root, section_narrative, 200), pywalker.walk(root, section_narrative, 200)
+    assert orjson.dumps(compiled) == orjson.dumps(python)
+    assert "code" in python["header"] and "_text" not in python["header"]["code"]   # only whitespace
+    if options.get("resolve_entities") is False:
+        assert python["header"]["title"]["_text"] == "a b <c> d e f"   # the entity's tail only
+        assert python["sections"][0]["title"] == "Tx&e;y"              # lxml's itertext names it
+    else:
+        assert python["header"]["title"]["_text"] == "a b <c> ent textd e f"
+
+
+@needs_extension
+def test_line_numbers_past_65535_are_lxmls():
+    """libxml2 keeps lines past 65535 out of the element (in a text node next to it)."""
+    from ccda2fhir import _walker
+    data = FIXTURE_CCD.replace(b"<component>", b"\n" * 70000 + b"<component>", 1)
+    data = data.replace(b"</title>", b"</title>" + b"\n" * 2, 1)
+    root = parse(data)
+    compiled, python = _walker.walk(root, section_narrative, 200), pywalker.walk(root, section_narrative, 200)
+    assert orjson.dumps(compiled) == orjson.dumps(python)
+    lines = [s["line"] for s in python["sections"]]
+    assert min(lines) > 70000 and lines == sorted(lines)
+    leaf = [el for el in root.iter("{urn:hl7-org:v3}code") if el.sourceline > 70000][-1]
+    assert _walker.plain(leaf)["_line"] == leaf.sourceline == pywalker.plain(leaf)["_line"]
