@@ -23,7 +23,8 @@ def _extensions():
         include_dirs.append("/usr/include/libxml2")   # an lxml built against the system libxml2
     options = dict(include_dirs=include_dirs, optional=True)
     return cythonize(
-        [Extension("ccda2fhir._walker", ["ext/walker.pyx"], **options)],
+        [Extension("ccda2fhir._walker", ["ext/walker.pyx"], **options),
+         Extension("ccda2fhir._narrative", ["ext/narrative.pyx"], **options)],
         include_path=["ext"],
         compiler_directives={"language_level": "3", "boundscheck": False, "wraparound": False},
         quiet=True,

@@ -6,10 +6,9 @@ import orjson
 from .assemble.bundle import batch_bundle
 from .errors import ConversionError, InputTooLargeError, MappingError
 from .map.document import map_document
-from .narrative import section_narrative
 from .parse import DEFAULT_MAX_BYTES, Source, parse, read_source
 from .report import Report
-from .walk import LimitError, walk
+from .walk import LimitError, section_narrative, walk
 
 DEFAULT_MAX_DEPTH = 200
 

@@ -68,6 +68,7 @@ _STYLE_CLASSES = {"Bold": "bold", "Italics": "italics", "Underline": "underline"
                   "BigRoman": "big-roman", "LittleAlpha": "little-alpha", "BigAlpha": "big-alpha",
                   "Disc": "disc", "Circle": "circle", "Square": "square"}
 _SAFE_HREF = re.compile(r"^(https?://|mailto:|#)", re.I)
+_UNSAFE_IN_HREF = re.compile(r"[<>\"'`\\]")
 _CLASS_TOKEN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _NCNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 _ESCAPED_BR = re.compile(r"<\s*br\s*/?\s*>", re.I)
@@ -202,7 +203,7 @@ class _Writer:
                 classes += [t for t in v.split() if _CLASS_TOKEN.match(t)]
             elif k == "href" and target == "a":
                 href = "".join(v.split())
-                if _SAFE_HREF.match(href) and not re.search(r"[<>\"'`\\]", href):
+                if _SAFE_HREF.match(href) and not _UNSAFE_IN_HREF.search(href):
                     el.set("href", href)
             elif k == "IDREF" and name == "footnoteRef":
                 el.set("class", "footnote-ref")

@@ -195,6 +195,19 @@ cdef inline int itertext_add(xmlNode* el, Buf* b) except -1:
     return 0
 
 
+cdef inline object get_attribute(xmlNode* el, const char* name):
+    # lxml's el.get(name) for a name without namespace (DTD defaults included, as lxml does)
+    return cetree.attributeValueFromNsName(el, NULL, <const_xmlChar*>name)
+
+
+cdef inline object attribute_value(xmlNode* el, xmlAttr* a):
+    # the value lxml's attrib.items() gives for ``a``
+    cdef xmlNode* c = a.children
+    if c != NULL and c.next == NULL and is_text(c) and c.content != NULL:
+        return PyUnicode_DecodeUTF8(<const char*>c.content, strlen(<const char*>c.content), NULL)
+    return cetree.attributeValue(el, a)
+
+
 # -- text tests (Python's str.isspace / str.split semantics on UTF-8) ----------------------------
 
 cdef inline Py_UCS4 utf8_char(const unsigned char* s, Py_ssize_t* i) noexcept nogil:
@@ -220,8 +233,10 @@ cdef inline Py_UCS4 utf8_char(const unsigned char* s, Py_ssize_t* i) noexcept no
 cdef inline bint all_space(const char* s, Py_ssize_t n) noexcept:
     # str.isspace() or empty, without decoding
     cdef Py_ssize_t i = 0
+    cdef Py_UCS4 c
     while i < n:
-        if not Py_UNICODE_ISSPACE(utf8_char(<const unsigned char*>s, &i)):
+        c = utf8_char(<const unsigned char*>s, &i)   # apart: Py_UNICODE_ISSPACE is a macro
+        if not Py_UNICODE_ISSPACE(c):
             return False
     return True
 

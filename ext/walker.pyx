@@ -23,7 +23,7 @@ cdef extern from "Python.h":
     int PyGC_Disable()
 from lxml.includes.tree cimport XML_ATTRIBUTE_NODE, XML_ELEMENT_NODE, const_xmlChar, xmlAttr, xmlNode, xmlNs
 
-from nodes cimport (Buf, buf_free, buf_str, import_lxml, is_element_like, is_text, itertext_add, run_add, sourceline,
+from nodes cimport (Buf, buf_free, buf_str, get_attribute, import_lxml, is_element_like, is_text, itertext_add, run_add, sourceline,
                     text_or_skip, xml_blank)
 
 from ccda2fhir.walk.pywalker import DepthError, LimitError
@@ -79,11 +79,6 @@ cdef inline object _attr_value(xmlNode* el, xmlAttr* a):
     if c != NULL and c.next == NULL and is_text(c) and c.content != NULL:
         return _value(<const char*>c.content, strlen(<const char*>c.content))
     return cetree.attributeValue(el, a)
-
-
-cdef inline object _get(xmlNode* el, const char* name):
-    # lxml's el.get(name) for a name without namespace
-    return cetree.attributeValueFromNsName(el, NULL, <const_xmlChar*>name)
 
 
 cdef inline bint _is_v3(xmlNode* c, const char* local) noexcept:
@@ -287,7 +282,7 @@ cdef class _Walk:
         cdef xmlNode* c = sec.children
         while c != NULL:
             if _is_v3(c, b"templateId"):
-                root = _get(c, b"root")
+                root = get_attribute(c, b"root")
                 if root:
                     out.append(root)
             c = c.next
@@ -304,7 +299,7 @@ cdef class _Walk:
         cdef list entries = [], subsections = []
         cdef dict attributes = {}
         code_plain = self.plain(code, self.name(code.name, code.ns).by_parent, 0) if code != NULL else None
-        loinc = _get(code, b"code") if code != NULL else None
+        loinc = get_attribute(code, b"code") if code != NULL else None
         key = templates[0] if templates else (loinc or "")
         info = {
             "key": key,
@@ -314,7 +309,7 @@ cdef class _Walk:
             "line": sourceline(sec),
             "depth": depth,
             "parent": parent_key,
-            "nullFlavor": _get(sec, b"nullFlavor"),
+            "nullFlavor": get_attribute(sec, b"nullFlavor"),
             "xhtml": None,
             "entries": entries,
             "subsections": subsections,

@@ -1,7 +1,8 @@
 """The compiled walker (ext/walker.pyx -> ccda2fhir._walker) and its pure-Python twin agree exactly.
 
 Every full document of ../shared/corpus (the fixtures when it is absent) is walked by both and the
-plain data compared, then converted with each walker in turn and the Bundles compared byte for byte.
+plain data compared, then converted with the compiled walker and narrative and with both twins, and
+the Bundles compared byte for byte. (The narratives alone: tests/test_narrative_twins.py.)
 """
 from __future__ import annotations
 
@@ -50,23 +51,29 @@ def test_there_are_documents_to_compare():
 
 @needs_extension
 def test_compiled_flag_and_default_walker():
-    from ccda2fhir import _walker
+    from ccda2fhir import _narrative, _walker
     import ccda2fhir.walk as walk_pkg
     assert ccda2fhir.compiled is True
     assert walk_pkg.walk is _walker.walk
     assert convert_module.walk is _walker.walk
     assert _walker.walk is not pywalker.walk
+    assert walk_pkg.section_narrative is convert_module.section_narrative is _narrative.section_narrative
+    assert _narrative.section_narrative is not section_narrative
 
 
-def test_pure_python_is_used_when_the_extension_is_missing(monkeypatch):
+@pytest.mark.parametrize("missing", ["ccda2fhir._walker", "ccda2fhir._narrative"])
+def test_pure_python_is_used_when_the_extension_is_missing(monkeypatch, missing):
     """ccda2fhir.walk falls back to the twin, and says so with compiled=False."""
     import sys
     import ccda2fhir.walk as walk_pkg
-    monkeypatch.setitem(sys.modules, "ccda2fhir._walker", None)  # makes the import fail
+    monkeypatch.setitem(sys.modules, missing, None)  # makes the import fail
     fresh = importlib.reload(walk_pkg)
     try:
         assert fresh.compiled is False
-        assert fresh.walk is pywalker.walk
+        if missing == "ccda2fhir._walker":
+            assert fresh.walk is pywalker.walk
+        else:
+            assert fresh.section_narrative is section_narrative
     finally:
         monkeypatch.undo()
         importlib.reload(walk_pkg)
@@ -94,9 +101,13 @@ def test_twins_walk_and_convert_identically(path, monkeypatch):
     # the same data, to the byte (dict order and types included)
     assert orjson.dumps(compiled) == orjson.dumps(python)
 
+    # the whole conversion: compiled walker and narrative, then both pure-Python twins
+    from ccda2fhir import _narrative
     monkeypatch.setattr(convert_module, "walk", _walker.walk)
+    monkeypatch.setattr(convert_module, "section_narrative", _narrative.section_narrative)
     with_compiled = ccda2fhir.convert_to_json(data, "p1")
     monkeypatch.setattr(convert_module, "walk", pywalker.walk)
+    monkeypatch.setattr(convert_module, "section_narrative", section_narrative)
     with_python = ccda2fhir.convert_to_json(data, "p1")
     assert with_compiled == with_python
 
