@@ -7,14 +7,15 @@ imported from it. The twin builds an lxml tree and serialises it; this writes th
 straight into a UTF-8 buffer while reading libxml2's nodes (nodes.pxd), with libxml2's escaping,
 so the output is the same string byte for byte (tests/test_narrative_twins.py checks the corpus).
 """
+cimport lxml.includes.etreepublic as cetree
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_DecodeUTF8
-from libc.string cimport memchr, strcmp, strlen, strstr
+from libc.string cimport memchr, strcmp, strlen
 from lxml.includes.tree cimport XML_ATTRIBUTE_NODE, XML_ELEMENT_NODE, xmlAttr, xmlNode
 
-cimport lxml.includes.etreepublic as cetree
-from nodes cimport (Buf, all_space, attribute_value, buf_add, buf_byte, buf_free, buf_str, get_attribute,
-                    import_lxml, is_element_like, itertext_add, next_in_subtree, run_add, text_or_skip,
-                    utf8_char)
+from nodes cimport (attribute_value, get_attribute, import_lxml, is_element_like, itertext_add, next_in_subtree,
+                    run_add, text_or_skip)
+from utf8 cimport (Buf, all_space, buf_add, buf_byte, buf_free, buf_str, escape_xml, lstrip_space,
+                   rstrip_space)
 
 from ccda2fhir.narrative import (_BLOCK, _CLASS_TOKEN, _DROP_ALL, _ELEMENTS, _EMPTY, _ESCAPED_BR,
                                  _KEEP_ATTRS, _NCNAME, _NO_TEXT, _SAFE_HREF, _STYLE_CLASSES,
@@ -39,71 +40,6 @@ cdef tuple _target(str name):
 
 cdef inline str _local(xmlNode* c):
     return PyUnicode_DecodeUTF8(<const char*>c.name, strlen(<const char*>c.name), NULL)
-
-
-cdef int _escape(Buf* out, const char* s, Py_ssize_t n, bint attribute) except -1:
-    # libxml2's serialisation: &, <, > and CR always; in attribute values also ", TAB and LF
-    cdef Py_ssize_t i, start = 0
-    cdef char c
-    cdef const char* rep
-    for i in range(n):
-        c = s[i]
-        if c == b'&':
-            rep = b"&amp;"
-        elif c == b'<':
-            rep = b"&lt;"
-        elif c == b'>':
-            rep = b"&gt;"
-        elif c == b'\r':
-            rep = b"&#13;"
-        elif attribute and c == b'"':
-            rep = b"&quot;"
-        elif attribute and c == b'\n':
-            rep = b"&#10;"
-        elif attribute and c == b'\t':
-            rep = b"&#9;"
-        else:
-            continue
-        buf_add(out, s + start, i - start)
-        buf_add(out, rep, strlen(rep))
-        start = i + 1
-    buf_add(out, s + start, n - start)
-    return 0
-
-
-cdef Py_ssize_t _lstrip(const char* s, Py_ssize_t n) noexcept:
-    # bytes of leading str.isspace() characters
-    cdef Py_ssize_t i = 0, width
-    while i < n:
-        width = _char_len(s[i])
-        if not all_space(s + i, width):
-            return i
-        i += width
-    return n
-
-
-cdef inline Py_ssize_t _char_len(char lead) noexcept:
-    cdef unsigned char c = <unsigned char>lead
-    if c < 0x80:
-        return 1
-    if c < 0xE0:
-        return 2
-    if c < 0xF0:
-        return 3
-    return 4
-
-
-cdef Py_ssize_t _rstrip(const char* s, Py_ssize_t n) noexcept:
-    # length without the trailing str.isspace() characters
-    cdef Py_ssize_t end = n, start
-    while end > 0:
-        start = end - 1
-        while start > 0 and (<unsigned char>s[start] & 0xC0) == 0x80:
-            start -= 1
-        if not all_space(s + start, end - start):
-            return end
-        end = start
-    return 0
 
 
 cdef bint _has_block(xmlNode* el):
@@ -167,12 +103,12 @@ cdef class _Writer:
         cdef const char* s = self.pending.data
         cdef Py_ssize_t n = self.pending.len, skip = 0
         if not self.div_child:
-            skip = _lstrip(s, n)
+            skip = lstrip_space(s, n)
         if last:
-            n = _rstrip(s, n)
+            n = rstrip_space(s, n)
         if n > skip:
             self._content()
-            _escape(&self.out, s + skip, n - skip, False)
+            escape_xml(&self.out, s + skip, n - skip, False)
         self.pending.len = 0
         return 0
 
@@ -193,7 +129,7 @@ cdef class _Writer:
                 buf_add(&self.out, s, n)
                 buf_add(&self.out, b'="', 2)
                 s = PyUnicode_AsUTF8AndSize(v, &n)
-                _escape(&self.out, s, n, True)
+                escape_xml(&self.out, s, n, True)
                 buf_byte(&self.out, b'"')
         self.open_start = True
         self.depth += 1
@@ -223,7 +159,7 @@ cdef class _Writer:
             buf_add(&self.pending, s, n)
         else:
             self._content()
-            _escape(&self.out, s, n, False)
+            escape_xml(&self.out, s, n, False)
         return 0
 
     cdef int piece(self, const char* s, Py_ssize_t n) except -1:

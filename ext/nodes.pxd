@@ -8,12 +8,13 @@ Python API gives for the same node (``.text``, ``.tail``, ``.sourceline``, ``ite
 without creating a Python proxy per node.
 """
 cimport lxml.includes.etreepublic as cetree
-from cpython.unicode cimport PyUnicode_DecodeUTF8, Py_UNICODE_ISSPACE
-from libc.stdlib cimport free, realloc
-from libc.string cimport memcpy, strlen
+from cpython.unicode cimport PyUnicode_DecodeUTF8
+from libc.string cimport strcmp, strlen
 from lxml.includes.tree cimport (
     XML_CDATA_SECTION_NODE, XML_COMMENT_NODE, XML_ELEMENT_NODE, XML_ENTITY_REF_NODE, XML_PI_NODE,
     XML_TEXT_NODE, XML_XINCLUDE_END, XML_XINCLUDE_START, const_xmlChar, xmlAttr, xmlNode)
+
+from utf8 cimport Buf, buf_add, buf_byte
 
 cdef extern from *:
     """
@@ -42,58 +43,6 @@ cdef inline int import_lxml() except -1:
     return 0
 
 
-# -- a growable byte buffer ---------------------------------------------------------------------
-
-cdef struct Buf:
-    char* data
-    Py_ssize_t len
-    Py_ssize_t cap
-
-
-cdef inline int buf_reserve(Buf* b, Py_ssize_t extra) except -1:
-    cdef Py_ssize_t cap
-    cdef char* grown
-    if b.len + extra <= b.cap:
-        return 0
-    cap = b.cap * 2 if b.cap else 256
-    while cap < b.len + extra:
-        cap *= 2
-    grown = <char*>realloc(b.data, cap)
-    if grown == NULL:
-        raise MemoryError()
-    b.data = grown
-    b.cap = cap
-    return 0
-
-
-cdef inline int buf_add(Buf* b, const char* s, Py_ssize_t n) except -1:
-    if n <= 0:
-        return 0
-    if b.len + n > b.cap:
-        buf_reserve(b, n)
-    memcpy(b.data + b.len, s, n)
-    b.len += n
-    return 0
-
-
-cdef inline int buf_byte(Buf* b, char c) except -1:
-    if b.len + 1 > b.cap:
-        buf_reserve(b, 1)
-    b.data[b.len] = c
-    b.len += 1
-    return 0
-
-
-cdef inline void buf_free(Buf* b) noexcept:
-    free(b.data)
-    b.data = NULL
-    b.len = b.cap = 0
-
-
-cdef inline str buf_str(Buf* b, Py_ssize_t start=0):
-    return PyUnicode_DecodeUTF8(b.data + start, b.len - start, NULL)
-
-
 # -- nodes ----------------------------------------------------------------------------------------
 
 cdef inline bint is_element_like(xmlNode* c) noexcept nogil:
@@ -116,14 +65,6 @@ cdef inline xmlNode* text_or_skip(xmlNode* c) noexcept nogil:
             continue
         return NULL
     return NULL
-
-
-cdef inline xmlNode* run_end(xmlNode* start) noexcept nogil:
-    # the first node after the text run beginning at ``start`` (NULL at the end)
-    cdef xmlNode* c = start
-    while c != NULL and (is_text(c) or c.type == XML_XINCLUDE_START or c.type == XML_XINCLUDE_END):
-        c = c.next
-    return c
 
 
 cdef inline int run_add(xmlNode* start, Buf* b) except -1:
@@ -208,45 +149,17 @@ cdef inline object attribute_value(xmlNode* el, xmlAttr* a):
     return cetree.attributeValue(el, a)
 
 
-# -- text tests (Python's str.isspace / str.split semantics on UTF-8) ----------------------------
-
-cdef inline Py_UCS4 utf8_char(const unsigned char* s, Py_ssize_t* i) noexcept nogil:
-    # one code point of valid UTF-8 (libxml2 checked it), advancing ``i``
-    cdef unsigned char c = s[i[0]]
-    cdef Py_UCS4 cp
-    if c < 0x80:
-        i[0] += 1
-        return c
-    if c < 0xE0:
-        cp = ((c & 0x1F) << 6) | (s[i[0] + 1] & 0x3F)
-        i[0] += 2
-    elif c < 0xF0:
-        cp = ((c & 0x0F) << 12) | ((s[i[0] + 1] & 0x3F) << 6) | (s[i[0] + 2] & 0x3F)
-        i[0] += 3
-    else:
-        cp = (((c & 0x07) << 18) | ((s[i[0] + 1] & 0x3F) << 12) | ((s[i[0] + 2] & 0x3F) << 6)
-              | (s[i[0] + 3] & 0x3F))
-        i[0] += 4
-    return cp
+cdef inline bint has_tag(xmlNode* c, const char* href, const char* local) noexcept nogil:
+    # c.tag == '{href}local' (an element in that namespace with that local name)
+    return (c.type == XML_ELEMENT_NODE and c.ns != NULL and c.ns.href != NULL
+            and strcmp(<const char*>c.name, local) == 0 and strcmp(<const char*>c.ns.href, href) == 0)
 
 
-cdef inline bint all_space(const char* s, Py_ssize_t n) noexcept:
-    # str.isspace() or empty, without decoding
-    cdef Py_ssize_t i = 0
-    cdef Py_UCS4 c
-    while i < n:
-        c = utf8_char(<const unsigned char*>s, &i)   # apart: Py_UNICODE_ISSPACE is a macro
-        if not Py_UNICODE_ISSPACE(c):
-            return False
-    return True
-
-
-cdef inline bint xml_blank(const char* s, Py_ssize_t n) noexcept nogil:
-    # only XML whitespace (the indentation between elements): the common case, checked bytewise
-    cdef Py_ssize_t i
-    cdef char c
-    for i in range(n):
-        c = s[i]
-        if c != b' ' and c != b'\n' and c != b'\t' and c != b'\r':
-            return False
-    return True
+cdef inline xmlNode* find_child(xmlNode* el, const char* href, const char* local) noexcept nogil:
+    # el.find('{href}local'): the first such child element, or NULL
+    cdef xmlNode* c = el.children
+    while c != NULL:
+        if has_tag(c, href, local):
+            return c
+        c = c.next
+    return NULL

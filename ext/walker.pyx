@@ -8,23 +8,23 @@ nodes.pxd), so no Python object is made per element except the plain data itself
 from a per-walk table keyed by libxml2's interned name pointers, and short attribute values
 from a small content-keyed cache, so repeated keys and values are one str each.
 """
+cimport lxml.includes.etreepublic as cetree
+from cpython.dict cimport PyDict_GetItem
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
-from cpython.dict cimport PyDict_GetItem
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_DecodeUTF8, PyUnicode_InternFromString
 from libc.stdint cimport uintptr_t
 from libc.stdlib cimport calloc, free
-from libc.string cimport memcmp, strcmp, strlen
+from libc.string cimport memcmp, strlen
+from lxml.includes.tree cimport XML_ATTRIBUTE_NODE, XML_ELEMENT_NODE, const_xmlChar, xmlAttr, xmlNode, xmlNs
 
-cimport lxml.includes.etreepublic as cetree
+from nodes cimport (find_child, get_attribute, has_tag, import_lxml, is_element_like, is_text, itertext_add, run_add, sourceline,
+                    text_or_skip)
+from utf8 cimport Buf, buf_free, buf_str, xml_blank
 
 cdef extern from "Python.h":
     int PyGC_Enable()
     int PyGC_Disable()
-from lxml.includes.tree cimport XML_ATTRIBUTE_NODE, XML_ELEMENT_NODE, const_xmlChar, xmlAttr, xmlNode, xmlNs
-
-from nodes cimport (Buf, buf_free, buf_str, get_attribute, import_lxml, is_element_like, is_text, itertext_add, run_add, sourceline,
-                    text_or_skip, xml_blank)
 
 from ccda2fhir.walk.pywalker import DepthError, LimitError
 from ccda2fhir.walk.shape import NS_PREFIX, load
@@ -35,7 +35,7 @@ cdef frozenset _REPEAT
 cdef dict _REPEAT_BY_PARENT
 _REPEAT, _REPEAT_BY_PARENT, _ = load()
 cdef dict _NS_PREFIX = dict(NS_PREFIX)
-cdef const char* _V3 = b"urn:hl7-org:v3"
+cdef const char* _V3 = b"urn:hl7-org:v3"   # CDA
 cdef str _LINE = "_line"
 cdef str _TEXT = "_text"
 cdef str _SPACE = " "
@@ -79,22 +79,6 @@ cdef inline object _attr_value(xmlNode* el, xmlAttr* a):
     if c != NULL and c.next == NULL and is_text(c) and c.content != NULL:
         return _value(<const char*>c.content, strlen(<const char*>c.content))
     return cetree.attributeValue(el, a)
-
-
-cdef inline bint _is_v3(xmlNode* c, const char* local) noexcept:
-    # c.tag == '{urn:hl7-org:v3}' + local
-    return (c.type == XML_ELEMENT_NODE and c.ns != NULL and c.ns.href != NULL
-            and strcmp(<const char*>c.name, local) == 0 and strcmp(<const char*>c.ns.href, _V3) == 0)
-
-
-cdef inline xmlNode* _find_v3(xmlNode* el, const char* local) noexcept:
-    # el.find('{urn:hl7-org:v3}' + local)
-    cdef xmlNode* c = el.children
-    while c != NULL:
-        if _is_v3(c, local):
-            return c
-        c = c.next
-    return NULL
 
 
 # -- names: '{ns}local' -> 'local' (sdtc_/xsi_ prefixed), with the repeat rules for that name --
@@ -281,7 +265,7 @@ cdef class _Walk:
         cdef list out = []
         cdef xmlNode* c = sec.children
         while c != NULL:
-            if _is_v3(c, b"templateId"):
+            if has_tag(c, _V3, b"templateId"):
                 root = get_attribute(c, b"root")
                 if root:
                     out.append(root)
@@ -289,9 +273,9 @@ cdef class _Walk:
         return out
 
     cdef int section(self, xmlNode* sec, parent_key, int depth) except -1:
-        cdef xmlNode* code = _find_v3(sec, b"code")
-        cdef xmlNode* title = _find_v3(sec, b"title")
-        cdef xmlNode* text = _find_v3(sec, b"text")
+        cdef xmlNode* code = find_child(sec, _V3, b"code")
+        cdef xmlNode* title = find_child(sec, _V3, b"title")
+        cdef xmlNode* text = find_child(sec, _V3, b"text")
         cdef list templates = self.roots(sec)
         cdef xmlNode* c
         cdef xmlNode* sub
