@@ -21,7 +21,7 @@ def _extensions():
     include_dirs = lxml.get_include()
     if not any(os.path.isfile(os.path.join(d, "libxml", "tree.h")) for d in include_dirs):
         include_dirs.append("/usr/include/libxml2")   # an lxml built against the system libxml2
-    options = dict(include_dirs=include_dirs, optional=True)
+    options = dict(include_dirs=include_dirs, optional=True, depends=["ext/nodes.pxd", "ext/utf8.pxd"])
     return cythonize(
         [Extension("ccda2fhir._walker", ["ext/walker.pyx"], **options),
          Extension("ccda2fhir._narrative", ["ext/narrative.pyx"], **options)],
