@@ -12,14 +12,15 @@ from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_DecodeUTF8
 from libc.string cimport memchr, strcmp, strlen
 from lxml.includes.tree cimport XML_ATTRIBUTE_NODE, XML_ELEMENT_NODE, xmlAttr, xmlNode
 
-from nodes cimport (attribute_value, get_attribute, import_lxml, is_element_like, itertext_add, next_in_subtree,
-                    run_add, text_or_skip)
+from nodes cimport (attribute_value, count_attributes, get_attribute, import_lxml, is_element_like,
+                    itertext_add, next_in_subtree, run_add, sourceline, text_or_skip)
 from utf8 cimport (Buf, all_space, buf_add, buf_byte, buf_free, buf_str, escape_xml, lstrip_space,
                    rstrip_space)
 
 from ccda2fhir.narrative import (_BLOCK, _CLASS_TOKEN, _DROP_ALL, _ELEMENTS, _EMPTY, _ESCAPED_BR,
                                  _KEEP_ATTRS, _NCNAME, _NO_TEXT, _SAFE_HREF, _STYLE_CLASSES,
                                  _UNSAFE_IN_HREF, XHTML)
+from ccda2fhir.walk.pywalker import LimitError
 
 import_lxml()
 
@@ -79,10 +80,12 @@ cdef class _Writer:
     cdef bint has_text    # some non-space text was written
     cdef int depth        # open elements inside the div
     cdef int pre
+    cdef int max_attributes
     cdef set ids
 
-    def __cinit__(self):
+    def __cinit__(self, int max_attributes):
         self.ids = set()
+        self.max_attributes = max_attributes
 
     def __dealloc__(self):
         buf_free(&self.out)
@@ -295,6 +298,10 @@ cdef class _Writer:
         cdef dict out = {}
         cdef list classes = []
         cdef xmlAttr* a = src.properties
+        cdef Py_ssize_t count = count_attributes(src)   # first: nothing is read past the limit
+        if count > self.max_attributes:
+            raise LimitError(f"element <{name}> has {count} attributes, over the limit of "
+                             f"{self.max_attributes} at line {sourceline(src)}")
         while a != NULL:
             if a.type != XML_ATTRIBUTE_NODE:
                 a = a.next
@@ -382,8 +389,11 @@ def collect_ids(text_el, dict ids):
         buf_free(&scratch)
 
 
-def to_xhtml(text_el):
-    """FHIR narrative XHTML for a CDA section <text>; None when it holds no text."""
+def to_xhtml(text_el, int max_attributes=256):
+    """FHIR narrative XHTML for a CDA section <text>; None when it holds no text.
+
+    An element with more than ``max_attributes`` attributes raises LimitError (as the walker does).
+    """
     cdef xmlNode* node
     cdef Buf scratch
     if text_el is None:
@@ -397,10 +407,10 @@ def to_xhtml(text_el):
             return None
     finally:
         buf_free(&scratch)
-    return _Writer().xhtml(node)
+    return _Writer(max_attributes).xhtml(node)
 
 
-def section_narrative(text_el, dict ids):
+def section_narrative(text_el, dict ids, int max_attributes=256):
     """The walker's narrative hook: record IDs, return the XHTML."""
     collect_ids(text_el, ids)
-    return to_xhtml(text_el)
+    return to_xhtml(text_el, max_attributes)

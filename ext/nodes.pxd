@@ -11,7 +11,8 @@ cimport lxml.includes.etreepublic as cetree
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.string cimport strcmp, strlen
 from lxml.includes.tree cimport (
-    XML_CDATA_SECTION_NODE, XML_COMMENT_NODE, XML_ELEMENT_NODE, XML_ENTITY_REF_NODE, XML_PI_NODE,
+    XML_ATTRIBUTE_NODE, XML_CDATA_SECTION_NODE, XML_COMMENT_NODE, XML_ELEMENT_NODE, XML_ENTITY_REF_NODE,
+    XML_PI_NODE,
     XML_TEXT_NODE, XML_XINCLUDE_END, XML_XINCLUDE_START, const_xmlChar, xmlAttr, xmlNode)
 
 from utf8 cimport Buf, buf_add, buf_byte
@@ -134,6 +135,17 @@ cdef inline int itertext_add(xmlNode* el, Buf* b) except -1:
             buf_byte(b, b';')
         c = next_in_subtree(c, el)
     return 0
+
+
+cdef inline Py_ssize_t count_attributes(xmlNode* el) noexcept nogil:
+    # len(el.attrib)
+    cdef xmlAttr* a = el.properties
+    cdef Py_ssize_t count = 0
+    while a != NULL:
+        if a.type == XML_ATTRIBUTE_NODE:
+            count += 1
+        a = a.next
+    return count
 
 
 cdef inline object get_attribute(xmlNode* el, const char* name):

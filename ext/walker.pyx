@@ -18,7 +18,7 @@ from libc.stdlib cimport calloc, free
 from libc.string cimport memcmp, strlen
 from lxml.includes.tree cimport XML_ATTRIBUTE_NODE, XML_ELEMENT_NODE, const_xmlChar, xmlAttr, xmlNode, xmlNs
 
-from nodes cimport (find_child, get_attribute, has_tag, import_lxml, is_element_like, is_text, itertext_add, run_add, sourceline,
+from nodes cimport (count_attributes, find_child, get_attribute, has_tag, import_lxml, is_element_like, is_text, itertext_add, run_add, sourceline,
                     text_or_skip)
 from utf8 cimport Buf, buf_free, buf_str, xml_blank
 
@@ -191,15 +191,11 @@ cdef class _Walk:
         return None if p.isspace() else p
 
     cdef int _attributes(self, xmlNode* el, dict d) except -1:
-        cdef xmlAttr* a = el.properties
-        cdef Py_ssize_t count = 0
-        while a != NULL:   # counted first: nothing below is done for an element over the limit
-            if a.type == XML_ATTRIBUTE_NODE:
-                count += 1
-            a = a.next
+        cdef xmlAttr* a
+        cdef Py_ssize_t count = count_attributes(el)   # first: nothing is read past the limit
         if count > self.max_attributes:
-            raise LimitError(f"element with more than {self.max_attributes} attributes "
-                             f"at line {sourceline(el)}")
+            raise LimitError(f"element <{self.local(el)}> has {count} attributes, over the limit of "
+                             f"{self.max_attributes} at line {sourceline(el)}")
         a = el.properties
         while a != NULL:
             if a.type == XML_ATTRIBUTE_NODE:

@@ -118,3 +118,30 @@ def test_twins_agree_where_the_rules_meet():
     # the div's leading no-break space is trimmed like any other space; pre keeps its own
     assert python[0].startswith('<div xmlns="http://www.w3.org/1999/xhtml"><pre> a\n  <pre>b\t c</pre>  d </pre>')
     assert python[0].endswith("<br/>inside<span>br</span> end</div>")
+
+
+@pytest.mark.parametrize("max_attributes", [0, 1, 2, 3, 256])
+def test_twins_agree_on_the_attribute_limit(max_attributes):
+    """Past max_attributes both raise the same LimitError at the same element; an element the
+    narrative drops with its content (a script) is never counted."""
+    from ccda2fhir import _narrative
+    from ccda2fhir.walk import LimitError
+    xml = ('<text xmlns="urn:hl7-org:v3" xmlns:h="http://www.w3.org/1999/xhtml">\n'
+           '<h:script a="1" b="2" c="3" d="4">x</h:script><paragraph ID="p" styleCode="Bold">A</paragraph>\n'
+           '<table border="1" width="5" summary="s"><tbody><tr><td>1</td></tr></tbody></table></text>')
+    text = etree.fromstring(xml.encode())
+    outcomes = []
+    for module in (_narrative, python_narrative):
+        try:
+            outcomes.append(("ok", module.section_narrative(text, {}, max_attributes)))
+        except LimitError as exc:
+            outcomes.append((exc.what, exc.line))
+    assert outcomes[0] == outcomes[1]
+    expected = {0: ("element <paragraph> has 2 attributes, over the limit of 0", 2),
+                1: ("element <paragraph> has 2 attributes, over the limit of 1", 2),
+                2: ("element <table> has 3 attributes, over the limit of 2", 3)}
+    if max_attributes in expected:
+        assert outcomes[0] == expected[max_attributes]
+    else:
+        assert outcomes[0][0] == "ok"
+

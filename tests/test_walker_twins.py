@@ -205,7 +205,7 @@ def test_an_element_with_too_many_attributes_is_refused(walker):
     root = parse(_many_attributes(300, line_of_element=7))
     with pytest.raises(LimitError) as caught:
         walk(root, section_narrative, 200, 256)
-    assert caught.value.what == "element with more than 256 attributes"
+    assert caught.value.what == "element <title> has 300 attributes, over the limit of 256"
     assert caught.value.line == 7
     assert walk(root, section_narrative, 200, 300)["header"]["title"]["a299"] == "299"
     assert not isinstance(caught.value, pywalker.DepthError)
@@ -215,7 +215,7 @@ def test_an_element_with_too_many_attributes_is_refused(walker):
 def test_too_many_attributes_is_input_too_large():
     with pytest.raises(ccda2fhir.InputTooLargeError) as caught:
         ccda2fhir.convert(_many_attributes(257), "p1")
-    assert "more than 256 attributes" in str(caught.value) and caught.value.line == 3
+    assert "has 257 attributes, over the limit of 256" in str(caught.value) and caught.value.line == 3
     assert ccda2fhir.convert(_many_attributes(256), "p1")["entry"]
 
 

@@ -18,7 +18,8 @@ _Comment = etree._Comment
 
 
 class LimitError(ValueError):
-    """The document is past one of the walker's structural limits (``what``; ``line``: where, when known)."""
+    """The document exceeds one of the walker's bounds. The message is '<what> at line <N>'
+    (or just '<what>'); ``what`` and ``line`` (None when unknown) are its two parts."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -31,10 +32,9 @@ class DepthError(LimitError):
     """The document nests deeper than the walker allows."""
 
 
-def _check_attributes(el, max_attributes):
-    # before any attribute is read: what is done per attribute stays bounded
-    if len(el.attrib) > max_attributes:
-        raise LimitError(f"element with more than {max_attributes} attributes at line {el.sourceline}")
+def _too_many_attributes(el, count, max_attributes):
+    return LimitError(f"element <{_name(el.tag)}> has {count} attributes, over the limit of "
+                      f"{max_attributes} at line {el.sourceline}")
 
 
 def _name(tag):
@@ -58,9 +58,12 @@ def plain(el, max_depth=200, depth=0, max_attributes=256):
     """One element as plain data: attributes, '_text', '_line', children by name."""
     if depth > max_depth:
         raise DepthError(f"element nested deeper than {max_depth} levels at line {el.sourceline}")
-    _check_attributes(el, max_attributes)
     d = {"_line": el.sourceline}
-    for k, v in el.attrib.items():
+    attrib = el.attrib
+    count = len(attrib)   # counted before items(): lxml's items() is quadratic in the count
+    if count > max_attributes:
+        raise _too_many_attributes(el, count, max_attributes)
+    for k, v in attrib.items():
         d[_name(k)] = v
     text = el.text
     parts = [text] if text and not text.isspace() else []
@@ -135,12 +138,13 @@ def walk(root, narrative, max_depth=200, max_attributes=256):
 
     ``narrative(text_element, ids)`` converts a section's <text> to FHIR XHTML and
     records its ID'd elements' text into ``ids``. An element nested deeper than
-    ``max_depth`` raises DepthError; one with more than ``max_attributes`` attributes,
-    LimitError.
+    ``max_depth`` or carrying more than ``max_attributes`` raises LimitError.
     """
-    _check_attributes(root, max_attributes)
     header = {"_line": root.sourceline}
-    for k, v in root.attrib.items():
+    attrib = root.attrib
+    if len(attrib) > max_attributes:
+        raise _too_many_attributes(root, len(attrib), max_attributes)
+    for k, v in attrib.items():
         header[_name(k)] = v
     sections = []
     ids = {}
