@@ -21,14 +21,17 @@ def _extensions():
     include_dirs = lxml.get_include()
     if not any(os.path.isfile(os.path.join(d, "libxml", "tree.h")) for d in include_dirs):
         include_dirs.append("/usr/include/libxml2")   # an lxml built against the system libxml2
-    options = dict(include_dirs=include_dirs, optional=True, depends=["ext/nodes.pxd", "ext/utf8.pxd"])
-    return cythonize(
+    options = dict(include_dirs=include_dirs, depends=["ext/nodes.pxd", "ext/utf8.pxd"])
+    extensions = cythonize(
         [Extension("ccda2fhir._walker", ["ext/walker.pyx"], **options),
          Extension("ccda2fhir._narrative", ["ext/narrative.pyx"], **options)],
         include_path=["ext"],
         compiler_directives={"language_level": "3", "boundscheck": False, "wraparound": False},
         quiet=True,
     )
+    for ext in extensions:   # set here: cythonize() does not carry Extension(optional=True) over
+        ext.optional = True  # a failed C build is a warning, not a failed install
+    return extensions
 
 
 setup(
