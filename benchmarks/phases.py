@@ -57,7 +57,7 @@ def phases(data: bytes, with_python: bool = False, with_mapping: bool = True) ->
     tree parsed long ago is out of the CPU caches and would be slower to walk than in real use.
     """
     walk = walk_pkg.walk
-    section_narrative = walk_pkg.section_narrative
+    section_narrative = getattr(walk_pkg, "section_narrative", pynarrative.section_narrative)  # main: no compiled one
 
     def fresh():
         root = parse(data)
