@@ -5,7 +5,7 @@ ratios hold on a shared machine whose absolute speed drifts. Printed per phase: 
 and median / median bare parse.
 
     python benchmarks/phases.py                  # the HL7 CCD (bundled sample without ../shared)
-    python benchmarks/phases.py --big 40         # that CCD with its entries repeated 40 times
+    python benchmarks/phases.py --big 40         # that CCD with its entries repeated 40 times (or FILE's)
     python benchmarks/phases.py FILE --python    # also the pure-Python walker and narrative
 
 Phases: lxml (etree.fromstring, the floor), parse (ccda2fhir.parse.parse: the safe parser and its
@@ -33,7 +33,7 @@ from ccda2fhir.map.document import map_document  # noqa: E402
 from ccda2fhir.parse import parse  # noqa: E402
 from ccda2fhir.walk import pywalker  # noqa: E402
 
-from big_document import big_ccd, default_source  # noqa: E402
+from big_document import big_document, default_source  # noqa: E402
 
 V3_TEXT = "{urn:hl7-org:v3}section/{urn:hl7-org:v3}text"
 
@@ -122,15 +122,15 @@ def report(times: dict[str, list[float]], label: str) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("file", nargs="?", type=Path)
-    ap.add_argument("--big", type=int, metavar="N", help="repeat the CCD's entries N times (big_document.py)")
+    ap.add_argument("--big", type=int, metavar="N", help="repeat the document's entries N times (big_document.py)")
     ap.add_argument("--rounds", type=int, default=None, help="default 60, 8 with --big")
     ap.add_argument("--python", action="store_true", help="also time the pure-Python walker and narrative")
     ap.add_argument("--no-map", action="store_true", help="parse, walk and narrative only")
     a = ap.parse_args(argv)
+    path = a.file or default_source()
     if a.big:
-        data, label = big_ccd(a.big), f"{default_source().name} entries x{a.big}"
+        data, label = big_document(path.read_bytes(), a.big), f"{path.name} entries x{a.big}"
     else:
-        path = a.file or default_source()
         data, label = path.read_bytes(), path.name
     rounds = a.rounds or (8 if a.big else 60)
     times = measure(phases(data, a.python, not a.no_map), rounds)

@@ -106,6 +106,18 @@ cdef inline bint xml_blank(const char* s, Py_ssize_t n) noexcept nogil:
     return True
 
 
+cdef inline bint xml_blank_cstr(const char* s) noexcept nogil:
+    # xml_blank for a NUL-terminated string, in one pass (no strlen first)
+    cdef char c
+    while True:
+        c = s[0]
+        if c == 0:
+            return True
+        if c != b' ' and c != b'\n' and c != b'\t' and c != b'\r':
+            return False
+        s += 1
+
+
 cdef inline Py_ssize_t char_len(char lead) noexcept nogil:
     cdef unsigned char c = <unsigned char>lead
     if c < 0x80:

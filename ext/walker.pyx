@@ -20,7 +20,7 @@ from lxml.includes.tree cimport XML_ATTRIBUTE_NODE, XML_ELEMENT_NODE, const_xmlC
 
 from nodes cimport (count_attributes, find_child, get_attribute, has_tag, import_lxml, is_element_like, is_text, itertext_add, run_add, sourceline,
                     text_or_skip)
-from utf8 cimport Buf, buf_free, buf_str, xml_blank
+from utf8 cimport Buf, buf_free, buf_str, xml_blank, xml_blank_cstr
 
 cdef extern from "Python.h":
     int PyGC_Enable()
@@ -171,17 +171,15 @@ cdef class _Walk:
         # the text (or tail) beginning at ``start`` as a str, or None when blank
         cdef xmlNode* t = text_or_skip(start)
         cdef const char* s
-        cdef Py_ssize_t n
         if t == NULL:
             return None
         if text_or_skip(t.next) == NULL:
             if t.content == NULL:
                 return None
             s = <const char*>t.content
-            n = strlen(s)
-            if n == 0 or xml_blank(s, n):
+            if xml_blank_cstr(s):    # the indentation between elements: most text nodes
                 return None
-            p = PyUnicode_DecodeUTF8(s, n, NULL)
+            p = PyUnicode_DecodeUTF8(s, strlen(s), NULL)
         else:
             self.buf.len = 0
             run_add(t, &self.buf)
