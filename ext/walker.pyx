@@ -18,8 +18,8 @@ from libc.stdlib cimport calloc, free
 from libc.string cimport memcmp, strlen
 from lxml.includes.tree cimport XML_ATTRIBUTE_NODE, XML_ELEMENT_NODE, const_xmlChar, xmlAttr, xmlNode, xmlNs
 
-from nodes cimport (count_attributes, find_child, get_attribute, has_tag, import_lxml, is_element_like, is_text, itertext_add, run_add, sourceline,
-                    text_or_skip)
+from nodes cimport (count_attributes, find_child, get_attribute, has_tag, import_lxml, is_element_like, is_text,
+                    itertext_add, run_add, sourceline, text_or_skip)
 from utf8 cimport Buf, buf_free, buf_str, xml_blank, xml_blank_cstr
 
 cdef extern from "Python.h":
