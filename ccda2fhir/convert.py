@@ -6,10 +6,9 @@ import orjson
 from .assemble.bundle import batch_bundle
 from .errors import ConversionError, InputTooLargeError, MappingError
 from .map.document import map_document
-from .narrative import section_narrative
 from .parse import DEFAULT_MAX_BYTES, Source, parse, read_source
 from .report import Report
-from .walk import DepthError, walk
+from .walk import LimitError, section_narrative, walk
 
 DEFAULT_MAX_DEPTH = 200
 
@@ -27,7 +26,7 @@ def convert_with_report(source: Source, patient_id: str, *, max_bytes: int = DEF
     root = parse(data, max_bytes=max_bytes)
     try:
         doc = walk(root, section_narrative, max_depth)
-    except DepthError as exc:
+    except LimitError as exc:   # DepthError included
         raise InputTooLargeError(exc.what, line=exc.line) from None
     options = {"embed_source": embed_source, "source_bytes": data if embed_source else None}
     try:

@@ -1,4 +1,7 @@
-"""CDA section narrative -> FHIR XHTML (ccda2fhir.narrative): mapping, hostile content, corpus sweep."""
+"""CDA section narrative -> FHIR XHTML (ccda2fhir.narrative): mapping, hostile content, corpus sweep.
+
+The fragment tests run on both twins: ccda2fhir.narrative and the compiled ccda2fhir._narrative.
+"""
 from __future__ import annotations
 
 import re
@@ -8,7 +11,7 @@ from lxml import etree
 
 import ccda2fhir
 from ccda2fhir.errors import InvalidXMLError, NotCCDAError
-from ccda2fhir.narrative import collect_ids, to_xhtml
+from ccda2fhir import narrative as python_narrative
 from tests.conftest import SAMPLE_CCD, corpus_documents, needs_corpus, resources_of
 from tests.support.wrap import wrap_fragment
 
@@ -21,6 +24,20 @@ ALLOWED = {"div", "p", "span", "b", "i", "em", "strong", "u", "s", "sub", "sup",
            "big", "tt", "blockquote", "q", "cite", "abbr", "acronym", "dfn", "kbd",
            "samp", "var", "address"}
 SAFE_HREF = re.compile(r"^(https?://|mailto:|#)", re.I)
+
+
+def _twins():
+    try:
+        from ccda2fhir import _narrative
+    except ImportError:
+        return [pytest.param(python_narrative, id="python")]
+    return [pytest.param(python_narrative, id="python"), pytest.param(_narrative, id="compiled")]
+
+
+@pytest.fixture(params=_twins())
+def nar(request):
+    """The narrative module under test: the pure-Python twin or the compiled one."""
+    return request.param
 
 
 def cda_text(inner: str):
@@ -59,8 +76,8 @@ def check_div(div: str) -> etree._Element:
     return root
 
 
-def test_cda_elements_map_to_xhtml():
-    div = to_xhtml(cda_text("""
+def test_cda_elements_map_to_xhtml(nar):
+    div = nar.to_xhtml(cda_text("""
       <paragraph styleCode="Bold">Para <content styleCode="Italics Underline" ID="c1">styled</content>
         <sub>2</sub><sup>3</sup><br/>next line</paragraph>
       <list listType="ordered"><caption>Steps</caption><item>one</item><item>two</item></list>
@@ -100,8 +117,8 @@ def test_cda_elements_map_to_xhtml():
     assert root.find("h:span[@class='revised-insert']", NS).text == "new"
 
 
-def test_hostile_narrative_is_neutralised():
-    div = to_xhtml(cda_text("""
+def test_hostile_narrative_is_neutralised(nar):
+    div = nar.to_xhtml(cda_text("""
       <paragraph onclick="steal()" onmouseover="x()" style="background:url(javascript:x)">Hello</paragraph>
       <h:script>alert('x')</h:script>
       <h:iframe src="https://evil.example/"><h:p>inside frame</h:p></h:iframe>
@@ -131,8 +148,8 @@ def test_hostile_narrative_is_neutralised():
     assert ids == ["dup"]                     # the repeated and the invalid ID are dropped
 
 
-def test_escaped_html_and_whitespace():
-    div = to_xhtml(cda_text("Line one&lt;br&gt;line   two&lt;BR /&gt;&lt;b&gt;not bold&lt;/b&gt;&amp;nbsp;end\n\n   "
+def test_escaped_html_and_whitespace(nar):
+    div = nar.to_xhtml(cda_text("Line one&lt;br&gt;line   two&lt;BR /&gt;&lt;b&gt;not bold&lt;/b&gt;&amp;nbsp;end\n\n   "
                             "<paragraph>  a\n\t b  </paragraph>"))
     root = check_div(div)
     assert root.text == "Line one"
@@ -145,37 +162,37 @@ def test_escaped_html_and_whitespace():
     assert root.find("h:p", NS).text == " a b "
 
 
-def test_pre_keeps_whitespace_and_br_content_moves_out():
-    root = check_div(to_xhtml(cda_text("<h:pre>a\n   b</h:pre><br>oops</br>after")))
+def test_pre_keeps_whitespace_and_br_content_moves_out(nar):
+    root = check_div(nar.to_xhtml(cda_text("<h:pre>a\n   b</h:pre><br>oops</br>after")))
     assert root.find("h:pre", NS).text == "a\n   b"
     br = root.find("h:br", NS)
     assert br.tail == "oopsafter"
 
 
-def test_render_multimedia_keeps_caption_only():
-    root = check_div(to_xhtml(cda_text(
+def test_render_multimedia_keeps_caption_only(nar):
+    root = check_div(nar.to_xhtml(cda_text(
         'See <renderMultiMedia referencedObject="MM1"><caption>Chest X-ray</caption></renderMultiMedia>.')))
     span = root.find("h:span", NS)
     assert span.get("class") == "multimedia" and span.find("h:b", NS).text == "Chest X-ray"
     assert root.find(".//h:img", NS) is None
 
 
-def test_empty_or_script_only_narrative_is_none():
-    assert to_xhtml(cda_text("   ")) is None
-    assert to_xhtml(cda_text("<h:script>alert(1)</h:script><paragraph/>")) is None
-    assert to_xhtml(None) is None
+def test_empty_or_script_only_narrative_is_none(nar):
+    assert nar.to_xhtml(cda_text("   ")) is None
+    assert nar.to_xhtml(cda_text("<h:script>alert(1)</h:script><paragraph/>")) is None
+    assert nar.to_xhtml(None) is None
 
 
-def test_table_indentation_is_not_content():
-    root = check_div(to_xhtml(cda_text("<table>\n  <tbody>\n    <tr>\n      <td>x</td>\n    </tr>\n  </tbody>\n</table>")))
+def test_table_indentation_is_not_content(nar):
+    root = check_div(nar.to_xhtml(cda_text("<table>\n  <tbody>\n    <tr>\n      <td>x</td>\n    </tr>\n  </tbody>\n</table>")))
     table = root.find("h:table", NS)
     assert table.text is None and table.find("h:tbody", NS).text is None
     assert table.find("h:tbody/h:tr", NS).text is None
 
 
-def test_collect_ids_records_text_of_referenced_elements():
+def test_collect_ids_records_text_of_referenced_elements(nar):
     ids: dict = {}
-    collect_ids(cda_text('<content ID="a">  Aspirin\n 81 mg </content><td ID="b"><content>x</content></td>'), ids)
+    nar.collect_ids(cda_text('<content ID="a">  Aspirin\n 81 mg </content><td ID="b"><content>x</content></td>'), ids)
     assert ids == {"a": "Aspirin 81 mg", "b": "x"}
 
 
@@ -221,8 +238,8 @@ def test_every_corpus_narrative_is_fhir_xhtml(path):
                 check_div(s["text"]["div"])
 
 
-def test_blocks_inside_inline_content_make_a_div():
-    root = check_div(to_xhtml(cda_text(
+def test_blocks_inside_inline_content_make_a_div(nar):
+    root = check_div(nar.to_xhtml(cda_text(
         '<paragraph>Meds:<list><item>a</item></list></paragraph>'
         '<content styleCode="Bold">T<table><tbody><tr><td>1</td></tr></tbody></table></content>')))
     first, second = list(root)

@@ -1,7 +1,8 @@
 """The compiled walker (ext/walker.pyx -> ccda2fhir._walker) and its pure-Python twin agree exactly.
 
 Every full document of ../shared/corpus (the fixtures when it is absent) is walked by both and the
-plain data compared, then converted with each walker in turn and the Bundles compared byte for byte.
+plain data compared, then converted with the compiled walker and narrative and with both twins, and
+the Bundles compared byte for byte. (The narratives alone: tests/test_narrative_twins.py.)
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import re
 from pathlib import Path
 
 import orjson
+from lxml import etree
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -49,23 +51,29 @@ def test_there_are_documents_to_compare():
 
 @needs_extension
 def test_compiled_flag_and_default_walker():
-    from ccda2fhir import _walker
+    from ccda2fhir import _narrative, _walker
     import ccda2fhir.walk as walk_pkg
     assert ccda2fhir.compiled is True
     assert walk_pkg.walk is _walker.walk
     assert convert_module.walk is _walker.walk
     assert _walker.walk is not pywalker.walk
+    assert walk_pkg.section_narrative is convert_module.section_narrative is _narrative.section_narrative
+    assert _narrative.section_narrative is not section_narrative
 
 
-def test_pure_python_is_used_when_the_extension_is_missing(monkeypatch):
+@pytest.mark.parametrize("missing", ["ccda2fhir._walker", "ccda2fhir._narrative"])
+def test_pure_python_is_used_when_the_extension_is_missing(monkeypatch, missing):
     """ccda2fhir.walk falls back to the twin, and says so with compiled=False."""
     import sys
     import ccda2fhir.walk as walk_pkg
-    monkeypatch.setitem(sys.modules, "ccda2fhir._walker", None)  # makes the import fail
+    monkeypatch.setitem(sys.modules, missing, None)  # makes the import fail
     fresh = importlib.reload(walk_pkg)
     try:
         assert fresh.compiled is False
-        assert fresh.walk is pywalker.walk
+        if missing == "ccda2fhir._walker":
+            assert fresh.walk is pywalker.walk
+        else:
+            assert fresh.section_narrative is section_narrative
     finally:
         monkeypatch.undo()
         importlib.reload(walk_pkg)
@@ -93,9 +101,13 @@ def test_twins_walk_and_convert_identically(path, monkeypatch):
     # the same data, to the byte (dict order and types included)
     assert orjson.dumps(compiled) == orjson.dumps(python)
 
+    # the whole conversion: compiled walker and narrative, then both pure-Python twins
+    from ccda2fhir import _narrative
     monkeypatch.setattr(convert_module, "walk", _walker.walk)
+    monkeypatch.setattr(convert_module, "section_narrative", _narrative.section_narrative)
     with_compiled = ccda2fhir.convert_to_json(data, "p1")
     monkeypatch.setattr(convert_module, "walk", pywalker.walk)
+    monkeypatch.setattr(convert_module, "section_narrative", section_narrative)
     with_python = ccda2fhir.convert_to_json(data, "p1")
     assert with_compiled == with_python
 
@@ -173,3 +185,111 @@ def test_twins_agree_on_mutated_documents(moves, junk):
     root = parse(bytes(out))
     assert orjson.dumps(_walker.walk(root, section_narrative, 200)) == \
         orjson.dumps(pywalker.walk(root, section_narrative, 200))
+
+
+def _many_attributes(n: int, line_of_element: int = 3) -> str:
+    attrs = " ".join(f'a{i}="{i}"' for i in range(n))
+    pad = "\n" * (line_of_element - 2)
+    return (f'<ClinicalDocument xmlns="urn:hl7-org:v3">\n{pad}<title {attrs}>T</title>'
+            f'<component><structuredBody><component><section><code code="1"/>'
+            f'<entry><act classCode="ACT" moodCode="EVN"/></entry></section></component></structuredBody>'
+            f'</component></ClinicalDocument>')
+
+
+@pytest.mark.parametrize("walker", ["python", "compiled"])
+def test_an_element_with_too_many_attributes_is_refused(walker):
+    if walker == "compiled" and not HAVE_EXTENSION:
+        pytest.skip("the compiled walker is not built here")
+    from ccda2fhir.walk import LimitError
+    walk = pywalker.walk if walker == "python" else importlib.import_module("ccda2fhir._walker").walk
+    root = parse(_many_attributes(300, line_of_element=7))
+    with pytest.raises(LimitError) as caught:
+        walk(root, section_narrative, 200, 256)
+    assert caught.value.what == "element <title> has 300 attributes, over the limit of 256"
+    assert caught.value.line == 7
+    assert walk(root, section_narrative, 200, 300)["header"]["title"]["a299"] == "299"
+    assert not isinstance(caught.value, pywalker.DepthError)
+    assert issubclass(pywalker.DepthError, LimitError)
+
+
+def test_too_many_attributes_is_input_too_large():
+    with pytest.raises(ccda2fhir.InputTooLargeError) as caught:
+        ccda2fhir.convert(_many_attributes(257), "p1")
+    assert "has 257 attributes, over the limit of 256" in str(caught.value) and caught.value.line == 3
+    assert ccda2fhir.convert(_many_attributes(256), "p1")["entry"]
+
+
+@needs_extension
+@pytest.mark.parametrize("max_attributes", [0, 1, 2, 5, 256])
+def test_twins_agree_on_attribute_limits(max_attributes):
+    from ccda2fhir import _walker
+    root = parse(DOCUMENTS[0].read_bytes())
+    outcomes = []
+    for walker in (_walker.walk, pywalker.walk):
+        try:
+            outcomes.append(("ok", orjson.dumps(walker(root, section_narrative, 200, max_attributes))))
+        except pywalker.LimitError as exc:
+            outcomes.append((type(exc).__name__, str(exc)))
+    assert outcomes[0] == outcomes[1]
+    if max_attributes < 3:
+        assert outcomes[0][0] == "LimitError"
+
+
+@pytest.mark.parametrize("walker", ["python", "compiled"])
+def test_an_attribute_named_like_a_repeating_child_keeps_its_place(walker):
+    """<ClinicalDocument id="..."><id/> or <observation value="..."><value/>: the attribute (first
+    in document order) keeps the key, as it does before a single child; nothing crashes."""
+    if walker == "compiled" and not HAVE_EXTENSION:
+        pytest.skip("the compiled walker is not built here")
+    walk = pywalker.walk if walker == "python" else importlib.import_module("ccda2fhir._walker").walk
+    xml = ('<ClinicalDocument xmlns="urn:hl7-org:v3" id="junk"><id root="1.2.3"/><id root="1.2.4"/>'
+           '<component><structuredBody><component><section><code code="1"/><entry>'
+           '<observation classCode="OBS" moodCode="EVN" value="x"><value code="1"/><value code="2"/>'
+           '</observation></entry></section></component></structuredBody></component></ClinicalDocument>')
+    doc = walk(parse(xml), section_narrative, 200)
+    assert doc["header"]["id"] == "junk"
+    assert doc["sections"][0]["entries"][0]["observation"]["value"] == "x"
+    bad = FIXTURE_CCD.replace(b"<ClinicalDocument ", b'<ClinicalDocument id="junk" ', 1)
+    assert ccda2fhir.convert(bad, "p1")["entry"]
+
+
+ODD_NODES = b'''<!DOCTYPE ClinicalDocument [<!ENTITY e "ent&#160;text">]>
+<ClinicalDocument xmlns="urn:hl7-org:v3"><?pi x?><!-- c --><title>a<![CDATA[ b <c> ]]>&e;d<!-- x -->e<?p?>f</title>
+<code code="x">&#160;&#x3000;</code><name>&#160; <given>A</given>&#x2003;</name><id root="r" extension=""/>
+<component><structuredBody><component><section><title>T<![CDATA[x]]>&e;<!--c-->y</title>
+<text ID="a">x<![CDATA[y]]>&e;<!-- c -->z<content ID="b">q&e;</content></text>
+<entry><act><text>&e;</text><code code="1">  <![CDATA[   ]]>  </code></act></entry></section></component>
+</structuredBody></component></ClinicalDocument>'''
+
+
+@needs_extension
+@pytest.mark.parametrize("options", [dict(resolve_entities=False, strip_cdata=False), dict(strip_cdata=False), {}],
+                         ids=["entity-refs-and-cdata", "cdata", "lxml-defaults"])
+def test_twins_agree_on_nodes_our_parser_never_leaves(options):
+    """Comments, PIs, CDATA sections and entity references (parse() removes or refuses them; a
+    caller's own lxml tree may have them), Unicode-only whitespace, empty attributes."""
+    from ccda2fhir import _walker
+    root = etree.fromstring(ODD_NODES, etree.XMLParser(**options))
+    compiled, python = _walker.walk(root, section_narrative, 200), pywalker.walk(root, section_narrative, 200)
+    assert orjson.dumps(compiled) == orjson.dumps(python)
+    assert "code" in python["header"] and "_text" not in python["header"]["code"]   # only whitespace
+    if options.get("resolve_entities") is False:
+        assert python["header"]["title"]["_text"] == "a b <c> d e f"   # the entity's tail only
+        assert python["sections"][0]["title"] == "Tx&e;y"              # lxml's itertext names it
+    else:
+        assert python["header"]["title"]["_text"] == "a b <c> ent textd e f"
+
+
+@needs_extension
+def test_line_numbers_past_65535_are_lxmls():
+    """libxml2 keeps lines past 65535 out of the element (in a text node next to it)."""
+    from ccda2fhir import _walker
+    data = FIXTURE_CCD.replace(b"<component>", b"\n" * 70000 + b"<component>", 1)
+    data = data.replace(b"</title>", b"</title>" + b"\n" * 2, 1)
+    root = parse(data)
+    compiled, python = _walker.walk(root, section_narrative, 200), pywalker.walk(root, section_narrative, 200)
+    assert orjson.dumps(compiled) == orjson.dumps(python)
+    lines = [s["line"] for s in python["sections"]]
+    assert min(lines) > 70000 and lines == sorted(lines)
+    leaf = [el for el in root.iter("{urn:hl7-org:v3}code") if el.sourceline > 70000][-1]
+    assert _walker.plain(leaf)["_line"] == leaf.sourceline == pywalker.plain(leaf)["_line"]

@@ -1,17 +1,26 @@
 """Walk: one pass over the parsed document into plain data for the templates.
 
-The compiled walker (built from ext/walker.pyx) is used when present; the
-pure-Python twin gives the same result where no compiler was available.
+The compiled walker and narrative (built from ext/walker.pyx and ext/narrative.pyx) are used when
+present; the pure-Python twins (pywalker.py, ccda2fhir/narrative.py) give the same result where
+no compiler was available. ``compiled`` says whether both compiled ones are in use.
 """
 from __future__ import annotations
 
-try:  # the extension module setup.py builds from ext/walker.pyx
+try:  # the extension modules setup.py builds from ext/
     from ccda2fhir._walker import walk, plain  # type: ignore[import-not-found]
-    compiled = True
+    _walker_compiled = True
 except ImportError:  # pragma: no cover - exercised on machines without a compiler
     from .pywalker import walk, plain
-    compiled = False
+    _walker_compiled = False
+try:
+    from ccda2fhir._narrative import section_narrative  # type: ignore[import-not-found]
+    _narrative_compiled = True
+except ImportError:  # pragma: no cover - exercised on machines without a compiler
+    from ..narrative import section_narrative
+    _narrative_compiled = False
 
-from .pywalker import DepthError
+from .pywalker import DepthError, LimitError
 
-__all__ = ["walk", "plain", "compiled", "DepthError"]
+compiled = _walker_compiled and _narrative_compiled
+
+__all__ = ["walk", "plain", "section_narrative", "compiled", "DepthError", "LimitError"]
