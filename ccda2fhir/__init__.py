@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 from .convert import convert, convert_to_json, convert_with_report
-from .errors import ConversionError, InputTooLargeError, InvalidXMLError, NotCCDAError
+from .errors import (ConversionCancelled, ConversionError, ConversionTimeout, InputTooLargeError, InvalidXMLError,
+                     NotCCDAError, WorkerCrashed)
+from .pool import ConversionPool, Result
 from .report import Issue, Report
 from .walk import compiled
 
 __version__ = "0.1.0"
 __all__ = ["convert", "convert_with_report", "convert_to_json", "compiled", "ConversionError",
-           "InvalidXMLError", "NotCCDAError", "InputTooLargeError", "Report", "Issue"]
+           "InvalidXMLError", "NotCCDAError", "InputTooLargeError", "ConversionTimeout", "WorkerCrashed",
+           "ConversionCancelled", "ConversionPool", "Result", "Report", "Issue"]

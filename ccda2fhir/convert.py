@@ -14,13 +14,23 @@ from .walk import DepthError, walk
 DEFAULT_MAX_DEPTH = 200
 
 
-def convert_with_report(source: Source, patient_id: str, *, max_bytes: int = DEFAULT_MAX_BYTES,
-                        max_depth: int = DEFAULT_MAX_DEPTH,
-                        embed_source: bool = False) -> tuple[dict, Report]:
+def convert_with_report(source: Source, patient_id: str, *, timeout: float | None = None,
+                        **options) -> tuple[dict, Report]:
     """Convert a C-CDA document; returns the Bundle and the report of what was not mapped.
 
-    ``embed_source`` puts the source XML (base64) in the source DocumentReference.
+    ``embed_source`` puts the source XML (base64) in the source DocumentReference. With
+    ``timeout`` (seconds) the conversion runs in a worker process that is stopped past it
+    (raising ConversionTimeout); without, in this process.
     """
+    if timeout is None:
+        return _convert(source, patient_id, **options)
+    from .pool import shared_pool
+    result = shared_pool().submit(source, patient_id, timeout=timeout, report=True, **options).result()
+    return orjson.loads(result.bundle_json), Report.from_dict(result.report)
+
+
+def _convert(source: Source, patient_id: str, *, max_bytes: int = DEFAULT_MAX_BYTES,
+             max_depth: int = DEFAULT_MAX_DEPTH, embed_source: bool = False) -> tuple[dict, Report]:
     if not isinstance(patient_id, str) or not patient_id.strip():
         raise ValueError("patient_id must be a non-empty string")
     data = read_source(source, max_bytes)
@@ -42,13 +52,18 @@ def convert_with_report(source: Source, patient_id: str, *, max_bytes: int = DEF
 def convert(source: Source, patient_id: str, *, report: bool = False, **options):
     """Convert a C-CDA document (str, bytes or path) to a FHIR R4 batch Bundle (a dict).
 
-    With ``report=True`` returns ``(bundle, report)``.
+    With ``report=True`` returns ``(bundle, report)``; with ``timeout=S`` a conversion past S
+    seconds is stopped (ConversionTimeout).
     """
     bundle, rep = convert_with_report(source, patient_id, **options)
     return (bundle, rep) if report else bundle
 
 
-def convert_to_json(source: Source, patient_id: str, *, pretty: bool = False, **options) -> bytes:
+def convert_to_json(source: Source, patient_id: str, *, pretty: bool = False, timeout: float | None = None,
+                    **options) -> bytes:
     """The Bundle as JSON bytes (orjson), compact or indented."""
-    bundle, _ = convert_with_report(source, patient_id, **options)
+    if timeout is not None and not pretty:  # the worker's bytes as they are
+        from .pool import shared_pool
+        return shared_pool().submit(source, patient_id, timeout=timeout, **options).result().bundle_json
+    bundle, _ = convert_with_report(source, patient_id, timeout=timeout, **options)
     return orjson.dumps(bundle, option=orjson.OPT_INDENT_2 if pretty else 0)
