@@ -1,24 +1,31 @@
 """The public conversion API: C-CDA in, FHIR R4 batch Bundle out."""
 from __future__ import annotations
 
+import os
+from functools import partial
+from pathlib import Path
+
 import orjson
 
 from .assemble.bundle import batch_bundle
 from .errors import ConversionError, InputTooLargeError, MappingError
+from .limits import LIMITS
 from .map.document import map_document
 from .narrative import section_narrative
-from .parse import DEFAULT_MAX_BYTES, Source, parse, read_source
-from .report import Report
-from .walk import DepthError, walk
+from .parse import Source, parse, read_source
+from .report import Issue, Report
+from .walk import LimitError, walk
 
-DEFAULT_MAX_DEPTH = 200
+DEFAULT_MAX_DEPTH = LIMITS.max_depth
 
 
 def convert_with_report(source: Source, patient_id: str, *, timeout: float | None = None,
                         **options) -> tuple[dict, Report]:
     """Convert a C-CDA document; returns the Bundle and the report of what was not mapped.
 
-    ``embed_source`` puts the source XML (base64) in the source DocumentReference. With
+    ``source`` is the document itself (str or bytes) or a path (os.PathLike). Options: the
+    limits (``max_bytes``, ``max_depth``, ``max_attributes``, ``max_text``; see ccda2fhir.limits)
+    and ``embed_source`` (the source XML, base64, in the source DocumentReference). With
     ``timeout`` (seconds) the conversion runs in a worker process that is stopped past it
     (raising ConversionTimeout); without, in this process.
     """
@@ -29,15 +36,19 @@ def convert_with_report(source: Source, patient_id: str, *, timeout: float | Non
     return orjson.loads(result.bundle_json), Report.from_dict(result.report)
 
 
-def _convert(source: Source, patient_id: str, *, max_bytes: int = DEFAULT_MAX_BYTES,
-             max_depth: int = DEFAULT_MAX_DEPTH, embed_source: bool = False) -> tuple[dict, Report]:
+def _convert(source: Source, patient_id: str, *, max_bytes: int = LIMITS.max_bytes,
+             max_depth: int = LIMITS.max_depth, max_attributes: int = LIMITS.max_attributes,
+             max_text: int = LIMITS.max_text, embed_source: bool = False) -> tuple[dict, Report]:
     if not isinstance(patient_id, str) or not patient_id.strip():
         raise ValueError("patient_id must be a non-empty string")
     data = read_source(source, max_bytes)
-    root = parse(data, max_bytes=max_bytes)
+    notes: list = []
+    root = parse(data, max_bytes=max_bytes, max_text=max_text, max_attributes=max_attributes, notes=notes)
+    narrative = section_narrative if max_attributes == LIMITS.max_attributes else \
+        partial(section_narrative, max_attributes=max_attributes)
     try:
-        doc = walk(root, section_narrative, max_depth)
-    except DepthError as exc:
+        doc = walk(root, narrative, max_depth, max_attributes)
+    except LimitError as exc:
         raise InputTooLargeError(exc.what, line=exc.line) from None
     options = {"embed_source": embed_source, "source_bytes": data if embed_source else None}
     try:
@@ -46,17 +57,26 @@ def _convert(source: Source, patient_id: str, *, max_bytes: int = DEFAULT_MAX_BY
         raise
     except Exception as exc:  # a defect met on this input: callers only ever see ConversionError
         raise MappingError(f"could not map the document: {type(exc).__name__}: {exc}") from exc
+    # What parsing had to mend comes first: it concerns the whole document.
+    report.issues[:0] = [Issue("warning", note, element="ClinicalDocument", line=line)
+                         for note, line in notes]
     return batch_bundle(resources), report
 
 
 def convert(source: Source, patient_id: str, *, report: bool = False, **options):
-    """Convert a C-CDA document (str, bytes or path) to a FHIR R4 batch Bundle (a dict).
+    """Convert a C-CDA document (str or bytes: the document itself; or a pathlib.Path) to a FHIR R4
+    batch Bundle (a dict).
 
     With ``report=True`` returns ``(bundle, report)``; with ``timeout=S`` a conversion past S
     seconds is stopped (ConversionTimeout).
     """
     bundle, rep = convert_with_report(source, patient_id, **options)
     return (bundle, rep) if report else bundle
+
+
+def convert_file(path: str | os.PathLike, patient_id: str, **options):
+    """Convert the C-CDA document in the file at ``path``; as ``convert`` otherwise."""
+    return convert(Path(path), patient_id, **options)
 
 
 def convert_to_json(source: Source, patient_id: str, *, pretty: bool = False, timeout: float | None = None,

@@ -5,7 +5,7 @@ import re
 
 # Line breaks and other control characters (libxml2 ends some messages with '\n'; a NUL or a
 # file name may carry them): one-line logs and the CLI's one-line promise need none of them.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_CONTROL = re.compile(r" *[\x00-\x1f\x7f-\x9f\u2028\u2029][\x00-\x20\x7f-\x9f\u2028\u2029]*")
 
 
 def one_line(text: str) -> str:

@@ -28,6 +28,8 @@ import re
 
 from lxml import etree
 
+from .walk.pywalker import LimitError
+
 XHTML = "http://www.w3.org/1999/xhtml"
 _V3 = "{urn:hl7-org:v3}"
 # CDA narrative element -> XHTML element (None: drop the element, keep its tail text).
@@ -97,9 +99,10 @@ def collect_ids(text_el, ids: dict) -> None:
 class _Writer:
     """Copies one CDA narrative tree into XHTML, keeping state (ids used, pre depth)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_attributes: int = 256) -> None:
         self.ids: set[str] = set()
         self.pre = 0
+        self.max_attributes = max_attributes
 
     def text(self, value: str | None) -> str | None:
         if not value:
@@ -185,7 +188,12 @@ class _Writer:
 
     def attributes(self, src, el, name: str, target: str) -> None:
         classes = []
-        for k, v in src.attrib.items():
+        attrib = src.attrib
+        count = len(attrib)   # counted before items(): lxml's items() is quadratic in the count
+        if count > self.max_attributes:
+            raise LimitError(f"element <{name}> has {count} attributes, over the limit of "
+                             f"{self.max_attributes} at line {src.sourceline}")
+        for k, v in attrib.items():
             k = _local(k)
             v = v.strip()
             if k.lower().startswith("on") or not v:
@@ -239,12 +247,15 @@ def _strip_ends(div) -> None:
         div.text = div.text.rstrip() or None
 
 
-def to_xhtml(text_el) -> str | None:
-    """FHIR narrative XHTML for a CDA section <text>; None when it holds no text."""
+def to_xhtml(text_el, max_attributes: int = 256) -> str | None:
+    """FHIR narrative XHTML for a CDA section <text>; None when it holds no text.
+
+    An element with more than ``max_attributes`` attributes raises LimitError (as the walker does).
+    """
     if text_el is None or not _text_of(text_el):
         return None
     div = etree.Element(f"{{{XHTML}}}div", nsmap={None: XHTML})
-    writer = _Writer()
+    writer = _Writer(max_attributes)
     writer.add_text(div, text_el.text)
     for child in text_el:
         writer.child(child, div)
@@ -254,7 +265,7 @@ def to_xhtml(text_el) -> str | None:
     return etree.tostring(div, encoding="unicode")
 
 
-def section_narrative(text_el, ids: dict) -> str | None:
+def section_narrative(text_el, ids: dict, max_attributes: int = 256) -> str | None:
     """The walker's narrative hook: record IDs, return the XHTML."""
     collect_ids(text_el, ids)
-    return to_xhtml(text_el)
+    return to_xhtml(text_el, max_attributes)

@@ -12,6 +12,6 @@ except ImportError:  # pragma: no cover - exercised on machines without a compil
     from .pywalker import walk, plain
     compiled = False
 
-from .pywalker import DepthError
+from .pywalker import DepthError, LimitError
 
-__all__ = ["walk", "plain", "compiled", "DepthError"]
+__all__ = ["walk", "plain", "compiled", "DepthError", "LimitError"]

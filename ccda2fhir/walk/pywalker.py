@@ -17,14 +17,24 @@ _EMPTY = frozenset()
 _Comment = etree._Comment
 
 
-class DepthError(ValueError):
-    """The document nests deeper than the walker allows (``line``: where, when known)."""
+class LimitError(ValueError):
+    """The document exceeds one of the walker's bounds. The message is '<what> at line <N>'
+    (or just '<what>'); ``what`` and ``line`` (None when unknown) are its two parts."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         what, _, line = message.rpartition(" at line ")
         self.what = what if line.isdigit() else message
         self.line = int(line) if line.isdigit() else None
+
+
+class DepthError(LimitError):
+    """The document nests deeper than the walker allows."""
+
+
+def _too_many_attributes(el, count, max_attributes):
+    return LimitError(f"element <{_name(el.tag)}> has {count} attributes, over the limit of "
+                      f"{max_attributes} at line {el.sourceline}")
 
 
 def _name(tag):
@@ -35,12 +45,16 @@ def _name(tag):
     return tag
 
 
-def plain(el, max_depth=200, depth=0):
+def plain(el, max_depth=200, depth=0, max_attributes=256):
     """One element as plain data: attributes, '_text', '_line', children by name."""
     if depth > max_depth:
         raise DepthError(f"element nested deeper than {max_depth} levels at line {el.sourceline}")
     d = {"_line": el.sourceline}
-    for k, v in el.attrib.items():
+    attrib = el.attrib
+    count = len(attrib)   # counted before items(): lxml's items() is quadratic in the count
+    if count > max_attributes:
+        raise _too_many_attributes(el, count, max_attributes)
+    for k, v in attrib.items():
         d[_name(k)] = v
     text = el.text
     parts = [text] if text and not text.isspace() else []
@@ -53,7 +67,7 @@ def plain(el, max_depth=200, depth=0):
         if not isinstance(tag, str):
             continue
         key = _name(tag)
-        value = plain(child, max_depth, depth + 1)
+        value = plain(child, max_depth, depth + 1, max_attributes)
         if key in _REPEAT or key in repeat_here:
             lst = d.get(key)
             if lst is None:
@@ -71,12 +85,12 @@ def _roots(el):
     return [t.get("root") for t in el if t.tag == "{urn:hl7-org:v3}templateId" and t.get("root")]
 
 
-def _section(sec, parent_key, depth, narrative, ids, out, max_depth):
+def _section(sec, parent_key, depth, narrative, ids, out, max_depth, max_attributes):
     code = sec.find("{urn:hl7-org:v3}code")
     title = sec.find("{urn:hl7-org:v3}title")
     text = sec.find("{urn:hl7-org:v3}text")
     templates = _roots(sec)
-    code_plain = plain(code, max_depth) if code is not None else None
+    code_plain = plain(code, max_depth, 0, max_attributes) if code is not None else None
     loinc = code.get("code") if code is not None else None
     key = templates[0] if templates else (loinc or "")
     info = {
@@ -103,25 +117,29 @@ def _section(sec, parent_key, depth, narrative, ids, out, max_depth):
             continue
         local = _name(tag)
         if local == "entry":
-            info["entries"].append(plain(child, max_depth, depth + 2))
+            info["entries"].append(plain(child, max_depth, depth + 2, max_attributes))
         elif local == "component":
             for sub in child:
                 if isinstance(sub.tag, str) and _name(sub.tag) == "section":
                     info["subsections"].append(len(out))
-                    _section(sub, key, depth + 1, narrative, ids, out, max_depth)
+                    _section(sub, key, depth + 1, narrative, ids, out, max_depth, max_attributes)
         elif local not in ("code", "title", "text", "templateId"):
-            info["attributes"].setdefault(local, []).append(plain(child, max_depth, depth + 2))
+            info["attributes"].setdefault(local, []).append(plain(child, max_depth, depth + 2, max_attributes))
     return index
 
 
-def walk(root, narrative, max_depth=200):
+def walk(root, narrative, max_depth=200, max_attributes=256):
     """Walk a parsed ClinicalDocument once; returns header, sections and narrative ids.
 
     ``narrative(text_element, ids)`` converts a section's <text> to FHIR XHTML and
-    records its ID'd elements' text into ``ids``.
+    records its ID'd elements' text into ``ids``. An element nested deeper than
+    ``max_depth`` or carrying more than ``max_attributes`` raises LimitError.
     """
     header = {"_line": root.sourceline}
-    for k, v in root.attrib.items():
+    attrib = root.attrib
+    if len(attrib) > max_attributes:
+        raise _too_many_attributes(root, len(attrib), max_attributes)
+    for k, v in attrib.items():
         header[_name(k)] = v
     sections = []
     ids = {}
@@ -144,12 +162,12 @@ def walk(root, narrative, max_depth=200):
                             continue
                         for sec in comp:
                             if isinstance(sec.tag, str) and _name(sec.tag) == "section":
-                                _section(sec, None, 0, narrative, ids, sections, max_depth)
+                                _section(sec, None, 0, narrative, ids, sections, max_depth, max_attributes)
                 elif bname == "nonXMLBody":
                     body = "nonxml"
-                    nonxml = plain(b, max_depth)
+                    nonxml = plain(b, max_depth, 0, max_attributes)
             continue
-        value = plain(child, max_depth, 1)
+        value = plain(child, max_depth, 1, max_attributes)
         if key in _REPEAT:
             header.setdefault(key, []).append(value)
         elif key not in header:
