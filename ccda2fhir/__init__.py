@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from .convert import convert, convert_file, convert_to_json, convert_with_report
-from .errors import (ConversionCancelled, ConversionError, ConversionTimeout, InputTooLargeError, InvalidXMLError,
-                     NotCCDAError, WorkerCrashed)
+from .errors import (ConversionCancelled, ConversionError, ConversionTimeout, InputTooLargeError,
+                     InvalidPatientIdError, InvalidXMLError, NotCCDAError, WorkerCrashed)
 from .limits import LIMITS, Limits
 from .pool import ConversionPool, Result
 from .report import Issue, Report
@@ -11,5 +11,5 @@ from .walk import compiled
 
 __version__ = "0.1.0"
 __all__ = ["convert", "convert_file", "convert_with_report", "convert_to_json", "compiled", "ConversionError",
-           "InvalidXMLError", "NotCCDAError", "InputTooLargeError", "ConversionTimeout", "WorkerCrashed",
-           "ConversionCancelled", "ConversionPool", "Result", "Report", "Issue", "Limits", "LIMITS"]
+           "InvalidXMLError", "NotCCDAError", "InputTooLargeError", "InvalidPatientIdError", "ConversionTimeout",
+           "WorkerCrashed", "ConversionCancelled", "ConversionPool", "Result", "Report", "Issue", "Limits", "LIMITS"]

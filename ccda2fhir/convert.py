@@ -13,6 +13,7 @@ from .limits import LIMITS
 from .map.document import map_document
 from .narrative import section_narrative
 from .parse import Source, parse, read_source
+from .patient_ids import check_patient_id
 from .report import Issue, Report
 from .walk import LimitError, walk
 
@@ -39,8 +40,7 @@ def convert_with_report(source: Source, patient_id: str, *, timeout: float | Non
 def _convert(source: Source, patient_id: str, *, max_bytes: int = LIMITS.max_bytes,
              max_depth: int = LIMITS.max_depth, max_attributes: int = LIMITS.max_attributes,
              max_text: int = LIMITS.max_text, embed_source: bool = False) -> tuple[dict, Report]:
-    if not isinstance(patient_id, str) or not patient_id.strip():
-        raise ValueError("patient_id must be a non-empty string")
+    check_patient_id(patient_id)
     data = read_source(source, max_bytes)
     notes: list = []
     root = parse(data, max_bytes=max_bytes, max_text=max_text, max_attributes=max_attributes, notes=notes)
@@ -52,7 +52,7 @@ def _convert(source: Source, patient_id: str, *, max_bytes: int = LIMITS.max_byt
         raise InputTooLargeError(exc.what, line=exc.line) from None
     options = {"embed_source": embed_source, "source_bytes": data if embed_source else None}
     try:
-        resources, report = map_document(doc, patient_id.strip(), options)
+        resources, report = map_document(doc, patient_id, options)
     except ConversionError:
         raise
     except Exception as exc:  # a defect met on this input: callers only ever see ConversionError

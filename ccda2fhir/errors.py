@@ -47,7 +47,7 @@ class InvalidXMLError(ConversionError):
 
 
 class NotCCDAError(ConversionError):
-    """The input is XML but not an HL7 CDA ClinicalDocument (or not XML at all: gzip, JSON, PDF...)."""
+    """The input is XML but not an HL7 CDA ClinicalDocument, or clearly not XML (gzip, JSON, PDF...)."""
 
 
 class InputTooLargeError(ConversionError):
@@ -56,6 +56,10 @@ class InputTooLargeError(ConversionError):
 
 class InputTypeError(ConversionError, TypeError):
     """The input is neither text, bytes nor a path."""
+
+
+class InvalidPatientIdError(ConversionError, ValueError):
+    """The patient id is not a valid FHIR id (1 to 64 of A-Z, a-z, 0-9, '-', '.')."""
 
 
 class MappingError(ConversionError):

@@ -2,7 +2,7 @@
 
 Nothing here is reachable from production code: a test passes ``initializer=misbehave`` to a
 ConversionPool, and in those workers only, a few patient ids make the job hang, crash or report
-the worker's process id.
+the worker's process id (and a file whose name holds 'hang' hangs).
 """
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ def misbehave() -> None:
     real = pool.run_job
 
     def run_job(data, patient_id, options, want_report):
-        if patient_id == "hang":              # a CPU loop that never returns
+        if patient_id == "hang" or (isinstance(data, os.PathLike) and "hang" in os.path.basename(data)):
+            # a CPU loop that never returns
             while True:
                 pass
         if patient_id == "hang-ignoring-sigterm":
