@@ -289,8 +289,23 @@ class ConversionPool:
         try:
             while self._step():
                 pass
+        except BaseException as exc:  # a defect here must not leave callers waiting forever
+            self._fail_everything(f"the conversion pool's dispatcher failed: {type(exc).__name__}: {exc}")
+            raise
         finally:
             self._shutdown()
+
+    def _fail_everything(self, why: str) -> None:
+        with self._lock:
+            self._broken = why
+            self._accepting = False
+            futures = [job.future for job in self._queue] + [w.job.future for w in self._workers if w.job]
+            self._queue.clear()
+            for w in self._workers:
+                w.job = None
+        for future in futures:
+            if future.running() or future.set_running_or_notify_cancel():
+                self._settle([(future, WorkerCrashed(why), False)])
 
     def _step(self) -> bool:
         """One round: dispatch, wait for something to happen, handle it. False when done."""
@@ -380,7 +395,15 @@ class ConversionPool:
     def _receive(self, w: _Worker, settle: list) -> None:
         try:
             while w.conn.poll():
-                msg = w.conn.recv()
+                raw = w.conn.recv_bytes()
+                try:
+                    msg = pickle.loads(raw)
+                except Exception as exc:  # noqa: BLE001 - e.g. an exception class that cannot be rebuilt here
+                    if w.job is not None:
+                        settle.append((w.job.future, MappingError(
+                            f"could not read the worker's answer: {type(exc).__name__}: {exc}"), False))
+                        w.job = None
+                    continue
                 if msg[0] == "ready":
                     w.ready = True
                     self._start_failures = 0

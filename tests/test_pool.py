@@ -12,7 +12,7 @@ import pytest
 import ccda2fhir
 from ccda2fhir import pool as pool_module
 from ccda2fhir.errors import (ConversionCancelled, ConversionError, ConversionTimeout, InputTooLargeError,
-                              InvalidXMLError, NotCCDAError, WorkerCrashed)
+                              InvalidXMLError, MappingError, NotCCDAError, WorkerCrashed)
 from ccda2fhir.pool import ConversionPool, Result
 from tests.conftest import SAMPLE_CCD
 from tests.support.pool_hooks import broken, misbehave
@@ -137,6 +137,12 @@ def test_other_jobs_are_unaffected_by_one_that_hangs(pool):
     assert all(f.result(timeout=120).resources > 100 for f in fine)
     with pytest.raises(ConversionTimeout):
         slow.result(timeout=60)
+
+
+def test_an_answer_that_cannot_be_read_fails_only_its_job(pool):
+    with pytest.raises(MappingError, match="could not read the worker's answer"):
+        pool.submit(CCD, "unreadable").result(timeout=60)
+    assert pool.submit(CCD, "p1").result(timeout=120).resources > 100
 
 
 def test_a_pool_whose_workers_cannot_start_gives_up():

@@ -35,9 +35,18 @@ def misbehave() -> None:
             ctypes.string_at(0)
         if patient_id == "pid":
             return True, os.getpid()
+        if patient_id == "unreadable":          # pickles here, cannot be rebuilt in the parent
+            return False, Unrebuildable("half", "of it")
         return real(data, patient_id, options, want_report)
 
     pool.run_job = run_job
+
+
+class Unrebuildable(Exception):
+    """An exception whose pickled form cannot be unpickled (its __init__ wants two arguments)."""
+
+    def __init__(self, first, second) -> None:
+        super().__init__(first)          # args holds one: unpickling calls Unrebuildable(first)
 
 
 def broken() -> None:
