@@ -22,6 +22,7 @@ CDA_NS = "urn:hl7-org:v3"
 # need it, up to Limits.max_text; the second never.
 _LIBXML_MAX_TEXT = 10_000_000
 _LIBXML_MAX_DEPTH = 256
+_LIBXML_MAX_NAME = 50_000
 _HUGE_ONLY = ("Text node too long", "Buffer size limit exceeded", "AttValue length too long", "huge text node")
 _MAX_REPAIRS = 8
 
@@ -134,15 +135,20 @@ def _refused_syntax(exc: etree.XMLSyntaxError, data: bytes, max_text: int) -> Co
     return InvalidXMLError(f"not well-formed XML: {msg}", line=line, column=col)
 
 
-def _check_tree(root, max_text: int, max_attributes: int, check_depth: bool) -> None:
+def _check_tree(root, max_text: int, max_attributes: int, lifted: bool) -> None:
     """One pass over a document that may hold over-long text, or was parsed with libxml2's size
-    limits lifted: every text and attribute value within max_text, nesting within libxml2's usual
-    256 levels. Never runs on documents smaller than max_text parsed normally."""
+    limits lifted (``lifted``): every text and attribute value within max_text; then also nesting
+    and names within libxml2's usual 256 levels and 50,000 characters. Never runs on documents
+    smaller than max_text parsed normally."""
     stack = [(root, 1)]
     while stack:
         el, depth = stack.pop()
-        if check_depth and depth > _LIBXML_MAX_DEPTH:
-            raise InputTooLargeError(f"XML nested too deeply (over {_LIBXML_MAX_DEPTH} levels)", line=el.sourceline)
+        if lifted:
+            if depth > _LIBXML_MAX_DEPTH:
+                raise InputTooLargeError(f"XML nested too deeply (over {_LIBXML_MAX_DEPTH} levels)",
+                                         line=el.sourceline)
+            if isinstance(el.tag, str) and len(el.tag.rpartition("}")[2]) > _LIBXML_MAX_NAME:
+                raise InvalidXMLError("not well-formed XML: Name too long", line=el.sourceline)
         for text in (el.text, el.tail):
             if text is not None and len(text) > max_text:
                 raise InputTooLargeError(f"a text node of {len(text)} characters, over the limit of {max_text}",
@@ -153,7 +159,9 @@ def _check_tree(root, max_text: int, max_attributes: int, check_depth: bool) -> 
         if len(attrib) > max_attributes:   # before values(): quadratic in the count
             raise InputTooLargeError(f"element <{etree.QName(el).localname}> has {len(attrib)} attributes, "
                                      f"over the limit of {max_attributes}", line=el.sourceline)
-        for value in attrib.values():
+        for name, value in attrib.items():
+            if lifted and len(name.rpartition("}")[2]) > _LIBXML_MAX_NAME:
+                raise InvalidXMLError("not well-formed XML: Name too long", line=el.sourceline)
             if len(value) > max_text:
                 raise InputTooLargeError(f"an attribute value of {len(value)} characters, over the limit of "
                                          f"{max_text}", line=el.sourceline)
@@ -204,7 +212,7 @@ def parse(source: Source, *, max_bytes: int = LIMITS.max_bytes, max_text: int = 
         raise InvalidXMLError("documents with DTD declarations are refused (entity expansion risk)",
                               line=1)
     if huge or len(data) > max_text:
-        _check_tree(root, max_text, max_attributes, check_depth=huge)
+        _check_tree(root, max_text, max_attributes, lifted=huge)
     if not isinstance(root.tag, str) or etree.QName(root).localname != "ClinicalDocument":
         name = etree.QName(root).localname if isinstance(root.tag, str) else "?"
         raise NotCCDAError(f"root element is <{name}>, not an HL7 CDA <ClinicalDocument>",

