@@ -34,7 +34,8 @@ def test_an_invalid_patient_id_is_refused_with_the_rule(pid):
     assert "1 to 64" in message or "must be a str" in message
 
 
-@pytest.mark.parametrize("pid", ["a", "A-1.b", "x" * 64, "0", "...", str(uuid.uuid4()), "PAT-00042"])
+@pytest.mark.parametrize("pid", ["a", "A-1.b", "x" * 64, "0", "...", "7b0d3c1e-5a4f-4c2b-9e8d-1f2a3b4c5d6e",
+                                 "PAT-00042"])
 def test_valid_patient_ids_are_the_patient_id_exactly(pid):
     bundle = ccda2fhir.convert(CCD, pid)
     patient = bundle["entry"][0]
@@ -50,7 +51,8 @@ def test_the_timeout_path_refuses_the_same_ids():
 
 # ---- fullUrl -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("pid", ["pat-123", "x" * 64, str(uuid.uuid4()), str(uuid.uuid4()).upper()])
+@pytest.mark.parametrize("pid", ["pat-123", "x" * 64, "0f8fad5b-d9cb-469f-a165-70867728950e",
+                                 "7C9E6679-7425-40DE-944B-E07FC1F90AE7"])
 def test_every_full_url_is_urn_uuid_with_a_real_uuid(pid):
     bundle = ccda2fhir.convert(CCD, pid)
     urls = [e["fullUrl"] for e in bundle["entry"]]
