@@ -38,7 +38,7 @@ setup(
     packages=["ccda2fhir", "ccda2fhir.walk", "ccda2fhir.map", "ccda2fhir.map.filters",
               "ccda2fhir.assemble", "ccda2fhir.serve", "ccda2fhir.data", "ccda2fhir.templates"],
     package_dir={"ccda2fhir.templates": "templates"},
-    package_data={"ccda2fhir.data": ["*.json", "valuemaps/*.json"],
+    package_data={"ccda2fhir.data": ["*.json", "*.xml", "valuemaps/*.json"],
                   "ccda2fhir.templates": ["*/*.j2", "routes/*.toml", "README.md"]},
     ext_modules=_extensions(),
 )

@@ -1,18 +1,20 @@
-"""Converting many documents: one folder or list of files to one JSON Bundle each, in parallel."""
+"""Converting many documents: folders or lists of files to one JSON Bundle each, in worker processes."""
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
 import orjson
 
-from .convert import convert_with_report
-from .errors import ConversionError
+from .errors import ConversionError, InvalidPatientIdError
+from .limits import LIMITS
+from .patient_ids import MAX_LENGTH, id_from_name
+from .pool import ConversionPool
 
 SUFFIXES = (".xml", ".ccda", ".cda")
+STEM = "{stem}"
 
 
 @dataclass(frozen=True)
@@ -41,32 +43,40 @@ def find_documents(inputs: Iterable[str | Path]) -> list[tuple[Path, Path]]:
 
 
 def patient_id_for(template: str, path: Path) -> str:
-    """The patient id for one file: the template with {stem} replaced by the file's stem."""
-    return template.replace("{stem}", path.stem)
+    """The patient id for one file: the template with {stem} replaced by a valid FHIR id made from
+    the file's name without its suffix (ccda2fhir.patient_ids.id_from_name), fitted so that the
+    whole id stays within 64 characters."""
+    count = template.count(STEM)
+    if not count:
+        return template
+    room = (MAX_LENGTH - len(template) + count * len(STEM)) // count
+    if room < 9:
+        raise InvalidPatientIdError(f"--patient-id {template!r} leaves {room} characters for {STEM}; "
+                                    f"an id is at most {MAX_LENGTH}")
+    return template.replace(STEM, id_from_name(path.stem, room))
 
 
-def _one(job: tuple) -> Outcome:
-    src, out, patient_id, pretty, embed, want_report = job
-    try:
-        bundle, report = convert_with_report(src, patient_id, embed_source=embed)
-    except (ConversionError, ValueError, OSError) as exc:
-        return Outcome(str(src), None, error=str(exc))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(orjson.dumps(bundle, option=orjson.OPT_INDENT_2 if pretty else 0))
-    return Outcome(str(src), str(out), report.summary(), len(report.unmapped()),
-                   report=report.as_dict() if want_report else None)
-
-
-def convert_many(inputs: Iterable[str | Path], out_dir: str | Path, *, patient_id: str = "{stem}",
-                 jobs: int | None = None, pretty: bool = False, embed_source: bool = False,
-                 with_report: bool = False) -> Iterator[Outcome]:
-    """Convert every document to out_dir/<relative path>.json; yields one Outcome per file, in order."""
+def convert_many(inputs: Iterable[str | Path], out_dir: str | Path, *, patient_id: str = STEM,
+                 jobs: int | None = None, pretty: bool = False, with_report: bool = False,
+                 timeout: float | None = LIMITS.timeout, **options) -> Iterator[Outcome]:
+    """Convert every document to out_dir/<relative path>.json in ``jobs`` worker processes (default:
+    CPUs); yields one Outcome per file as each finishes. A document past ``timeout`` seconds is
+    stopped and reported as that document's error. ``options``: convert()'s (limits, embed_source)."""
     out_dir = Path(out_dir)
-    work = [(src, out_dir / rel.with_suffix(".json"), patient_id_for(patient_id, src), pretty,
-             embed_source, with_report) for src, rel in find_documents(inputs)]
-    jobs = jobs or os.cpu_count() or 1
-    if jobs == 1 or len(work) < 2:
-        yield from map(_one, work)
+    work = find_documents(inputs)
+    if not work:
         return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        yield from pool.map(_one, work, chunksize=4)
+    patient_id_for(patient_id, Path("x"))          # a template with no room for {stem} fails once, here
+    outputs = {src: out_dir / rel.with_suffix(".json") for src, rel in work}
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(work)))
+    with ConversionPool(workers, timeout=timeout, **options) as pool:
+        jobs_in = ((src, src, patient_id_for(patient_id, src)) for src, _ in work)
+        for src, outcome in pool.map_unordered(jobs_in, report=with_report):
+            if isinstance(outcome, ConversionError):
+                yield Outcome(str(src), None, error=str(outcome))
+                continue
+            out = outputs[src]
+            out.parent.mkdir(parents=True, exist_ok=True)
+            data = outcome.bundle_json
+            out.write_bytes(orjson.dumps(orjson.loads(data), option=orjson.OPT_INDENT_2) if pretty else data)
+            yield Outcome(str(src), str(out), outcome.summary, outcome.unmapped, report=outcome.report)

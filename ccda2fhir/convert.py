@@ -1,53 +1,88 @@
 """The public conversion API: C-CDA in, FHIR R4 batch Bundle out."""
 from __future__ import annotations
 
+import os
+from functools import partial
+from pathlib import Path
+
 import orjson
 
 from .assemble.bundle import batch_bundle
 from .errors import ConversionError, InputTooLargeError, MappingError
+from .limits import LIMITS
 from .map.document import map_document
-from .parse import DEFAULT_MAX_BYTES, Source, parse, read_source
-from .report import Report
+from .parse import Source, parse, read_source
+from .patient_ids import check_patient_id
+from .report import Issue, Report
 from .walk import LimitError, section_narrative, walk
 
-DEFAULT_MAX_DEPTH = 200
+DEFAULT_MAX_DEPTH = LIMITS.max_depth
 
 
-def convert_with_report(source: Source, patient_id: str, *, max_bytes: int = DEFAULT_MAX_BYTES,
-                        max_depth: int = DEFAULT_MAX_DEPTH,
-                        embed_source: bool = False) -> tuple[dict, Report]:
+def convert_with_report(source: Source, patient_id: str, *, timeout: float | None = None,
+                        **options) -> tuple[dict, Report]:
     """Convert a C-CDA document; returns the Bundle and the report of what was not mapped.
 
-    ``embed_source`` puts the source XML (base64) in the source DocumentReference.
+    ``source`` is the document itself (str or bytes) or a path (os.PathLike). Options: the
+    limits (``max_bytes``, ``max_depth``, ``max_attributes``, ``max_text``; see ccda2fhir.limits)
+    and ``embed_source`` (the source XML, base64, in the source DocumentReference). With
+    ``timeout`` (seconds) the conversion runs in a worker process that is stopped past it
+    (raising ConversionTimeout); without, in this process.
     """
-    if not isinstance(patient_id, str) or not patient_id.strip():
-        raise ValueError("patient_id must be a non-empty string")
+    if timeout is None:
+        return _convert(source, patient_id, **options)
+    from .pool import shared_pool
+    result = shared_pool().submit(source, patient_id, timeout=timeout, report=True, **options).result()
+    return orjson.loads(result.bundle_json), Report.from_dict(result.report)
+
+
+def _convert(source: Source, patient_id: str, *, max_bytes: int = LIMITS.max_bytes,
+             max_depth: int = LIMITS.max_depth, max_attributes: int = LIMITS.max_attributes,
+             max_text: int = LIMITS.max_text, embed_source: bool = False) -> tuple[dict, Report]:
+    check_patient_id(patient_id)
     data = read_source(source, max_bytes)
-    root = parse(data, max_bytes=max_bytes)
+    notes: list = []
+    root = parse(data, max_bytes=max_bytes, max_text=max_text, max_attributes=max_attributes, notes=notes)
+    narrative = section_narrative if max_attributes == LIMITS.max_attributes else \
+        partial(section_narrative, max_attributes=max_attributes)
     try:
-        doc = walk(root, section_narrative, max_depth)
-    except LimitError as exc:   # DepthError included
+        doc = walk(root, narrative, max_depth, max_attributes)
+    except LimitError as exc:
         raise InputTooLargeError(exc.what, line=exc.line) from None
     options = {"embed_source": embed_source, "source_bytes": data if embed_source else None}
     try:
-        resources, report = map_document(doc, patient_id.strip(), options)
+        resources, report = map_document(doc, patient_id, options)
     except ConversionError:
         raise
     except Exception as exc:  # a defect met on this input: callers only ever see ConversionError
         raise MappingError(f"could not map the document: {type(exc).__name__}: {exc}") from exc
+    # What parsing had to mend comes first: it concerns the whole document.
+    report.issues[:0] = [Issue("warning", note, element="ClinicalDocument", line=line)
+                         for note, line in notes]
     return batch_bundle(resources), report
 
 
 def convert(source: Source, patient_id: str, *, report: bool = False, **options):
-    """Convert a C-CDA document (str, bytes or path) to a FHIR R4 batch Bundle (a dict).
+    """Convert a C-CDA document (str or bytes: the document itself; or a pathlib.Path) to a FHIR R4
+    batch Bundle (a dict).
 
-    With ``report=True`` returns ``(bundle, report)``.
+    With ``report=True`` returns ``(bundle, report)``; with ``timeout=S`` a conversion past S
+    seconds is stopped (ConversionTimeout).
     """
     bundle, rep = convert_with_report(source, patient_id, **options)
     return (bundle, rep) if report else bundle
 
 
-def convert_to_json(source: Source, patient_id: str, *, pretty: bool = False, **options) -> bytes:
+def convert_file(path: str | os.PathLike, patient_id: str, **options):
+    """Convert the C-CDA document in the file at ``path``; as ``convert`` otherwise."""
+    return convert(Path(path), patient_id, **options)
+
+
+def convert_to_json(source: Source, patient_id: str, *, pretty: bool = False, timeout: float | None = None,
+                    **options) -> bytes:
     """The Bundle as JSON bytes (orjson), compact or indented."""
-    bundle, _ = convert_with_report(source, patient_id, **options)
+    if timeout is not None and not pretty:  # the worker's bytes as they are
+        from .pool import shared_pool
+        return shared_pool().submit(source, patient_id, timeout=timeout, **options).result().bundle_json
+    bundle, _ = convert_with_report(source, patient_id, timeout=timeout, **options)
     return orjson.dumps(bundle, option=orjson.OPT_INDENT_2 if pretty else 0)

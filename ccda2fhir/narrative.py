@@ -97,13 +97,42 @@ def collect_ids(text_el, ids: dict) -> None:
                 ids[ident] = t
 
 
-class _Writer:
-    """Copies one CDA narrative tree into XHTML, keeping state (ids used, pre depth)."""
+def _holding_blocks(text_el) -> set:
+    """Every element with a block element (paragraph, list, table...) somewhere inside it, found in
+    one pass: each block element marks its ancestors up to the first one already marked."""
+    holders: set = set()     # holds the proxies, so lxml keeps handing out these same objects
+    for el in text_el.iter():
+        if isinstance(el.tag, str) and _local(el.tag) in _BLOCK:
+            up = el.getparent()
+            while up is not None and up not in holders:
+                holders.add(up)
+                up = up.getparent()
+    return holders
 
-    def __init__(self, max_attributes: int = 256) -> None:
+
+class _Writer:
+    """Copies one CDA narrative tree into XHTML, keeping state (ids used, pre depth, text not yet
+    placed). Text is gathered per output element and placed once, before its next child and when it
+    is complete: appending piece by piece to lxml's text would copy it again each time (quadratic
+    in the number of pieces, as with thousands of dropped elements each leaving a tail)."""
+
+    def __init__(self, max_attributes: int = 256, holding_blocks: set | None = None) -> None:
         self.ids: set[str] = set()
         self.pre = 0
         self.max_attributes = max_attributes
+        self.holding_blocks = holding_blocks or set()
+        self.pending: dict = {}     # output element -> text pieces for its end, in order
+
+    def flush(self, el) -> None:
+        """Place the text gathered for ``el`` at its end."""
+        parts = self.pending.pop(el, None)
+        if parts:
+            _append_text(el, "".join(parts))
+
+    def sub(self, parent, tag: str):
+        """A new last child of ``parent``, after the text gathered so far."""
+        self.flush(parent)
+        return etree.SubElement(parent, f"{{{XHTML}}}{tag}")
 
     def text(self, value: str | None) -> str | None:
         if not value:
@@ -122,8 +151,10 @@ class _Writer:
         pieces = _ESCAPED_BR.split(value)
         for i, piece in enumerate(pieces):
             if i:
-                etree.SubElement(parent, f"{{{XHTML}}}br")
-            _append_text(parent, self.text(piece))
+                self.sub(parent, "br")
+            piece = self.text(piece)
+            if piece:
+                self.pending.setdefault(parent, []).append(piece)
 
     def copy(self, src, parent) -> None:
         name = _local(src.tag)
@@ -134,8 +165,7 @@ class _Writer:
         if target is None:
             self.add_text(parent, src.tail)
             return
-        if target in ("p", "span") and any(_local(d.tag) in _BLOCK for d in src.iterdescendants()
-                                             if isinstance(d.tag, str)):
+        if target in ("p", "span") and src in self.holding_blocks:
             target = "div"       # XHTML p/span cannot hold lists, tables or paragraphs
         revised = src.get("revised") if name == "content" else None
         if revised == "delete":
@@ -152,13 +182,14 @@ class _Writer:
             # a list's caption goes before the list, as a bold paragraph
             for child in src:
                 if isinstance(child.tag, str) and _local(child.tag) == "caption":
-                    cap = etree.SubElement(parent, f"{{{XHTML}}}p")
-                    b = etree.SubElement(cap, f"{{{XHTML}}}b")
+                    cap = self.sub(parent, "p")
+                    b = self.sub(cap, "b")
                     self.add_text(b, child.text)
                     for sub in child:
                         self.child(sub, b)
+                    self.flush(b)
                     self._trim(cap)
-        el = etree.SubElement(parent, f"{{{XHTML}}}{target}")
+        el = self.sub(parent, target)
         self.attributes(src, el, name, target)
         if target == "pre":
             self.pre += 1
@@ -177,6 +208,7 @@ class _Writer:
                     self.add_text(el, child.tail)
                     continue
                 self.child(child, el)
+            self.flush(el)
         if target == "pre":
             self.pre -= 1
         self.add_text(parent, src.tail)
@@ -230,11 +262,12 @@ class _Writer:
 def _append_text(el, text) -> None:
     if not text:
         return
-    if len(el):
-        last = el[-1]
-        last.tail = (last.tail or "") + text
-    else:
+    try:
+        last = el[-1]          # O(1); len(el) would count every child
+    except IndexError:
         el.text = (el.text or "") + text
+    else:
+        last.tail = (last.tail or "") + text
 
 
 def _strip_ends(div) -> None:
@@ -256,10 +289,11 @@ def to_xhtml(text_el, max_attributes: int = 256) -> str | None:
     if text_el is None or not _text_of(text_el):
         return None
     div = etree.Element(f"{{{XHTML}}}div", nsmap={None: XHTML})
-    writer = _Writer(max_attributes)
+    writer = _Writer(max_attributes, _holding_blocks(text_el))
     writer.add_text(div, text_el.text)
     for child in text_el:
         writer.child(child, div)
+    writer.flush(div)
     _strip_ends(div)
     if not "".join(div.itertext()).strip():
         return None          # nothing readable survived (only scripts, say)

@@ -55,3 +55,8 @@ class Report:
     def as_dict(self) -> dict:
         return {"entries": self.entries_seen, "resources": self.resources,
                 "issues": [{k: v for k, v in asdict(i).items() if v is not None} for i in self.issues]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Report":
+        """The Report that ``as_dict()`` described (how a report crosses from a worker process)."""
+        return cls([Issue(**i) for i in data["issues"]], data["entries"], data["resources"])

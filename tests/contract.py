@@ -38,12 +38,21 @@ def contract_problems(bundle: dict, patient_id: str, validate=None) -> list[str]
     if bundle.get("resourceType") != "Bundle" or bundle.get("type") != "batch":
         problems.append("not a batch Bundle")
     keys = set()
+    full_urls = set()
     patients = 0
     for e in bundle.get("entry", []):
         r = e["resource"]
         rt, rid = r["resourceType"], r["id"]
-        if e.get("fullUrl") != f"urn:uuid:{rid}":
-            problems.append(f"{rt}/{rid}: fullUrl {e.get('fullUrl')}")
+        full_url = e.get("fullUrl")
+        # a valid URI: urn:uuid: with a real UUID, the resource's own id when that is a UUID
+        # (the Patient's id is the caller's, usually not a UUID: its fullUrl is another UUID)
+        if not (isinstance(full_url, str) and full_url.startswith("urn:uuid:") and UUID_RE.match(full_url[9:])):
+            problems.append(f"{rt}/{rid}: fullUrl {full_url} is not urn:uuid: with a UUID")
+        elif UUID_RE.match(rid) and full_url != f"urn:uuid:{rid}":
+            problems.append(f"{rt}/{rid}: fullUrl {full_url} disagrees with the id")
+        if full_url in full_urls:
+            problems.append(f"fullUrl {full_url} twice")
+        full_urls.add(full_url)
         if e.get("request") != {"method": "PUT", "url": f"{rt}/{rid}"}:
             problems.append(f"{rt}/{rid}: request {e.get('request')}")
         if f"{rt}/{rid}" in keys:

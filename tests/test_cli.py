@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +69,81 @@ def test_folder_of_documents(tmp_path):
     b = json.loads((tmp_path / "out" / "sub" / "b.json").read_text())
     assert any(e["resource"]["id"] == "a" for e in a["entry"])  # {stem} patient ids
     assert any(e["resource"]["id"] == "b" for e in b["entry"])
+
+
+# ---- limits, time limits and {stem} ids (issue 8, issue 7 §5) -------------------------------------------
+
+def test_help_lists_every_limit_with_its_default_and_how_stem_ids_are_made():
+    from ccda2fhir.limits import described
+    r = run("convert", "--help")
+    text = " ".join(r.stdout.decode().split())
+    for name, default, _ in described():
+        flag = "--" + name.replace("_", "-")
+        shown = f"{default:g}" if name == "timeout" else f"{default}"
+        assert flag in text and f"(default: {shown})" in text
+    assert "SHA-256" in text and "{stem}" in text
+
+
+def test_a_document_past_its_time_limit_is_one_error_line():
+    r = run("convert", str(SAMPLE_CCD), "--patient-id", "p1", "--timeout", "0.001")
+    assert r.returncode == 1 and r.stdout == b""
+    lines = r.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and "stopped after 0.001 s" in lines[0], r.stderr
+
+
+def test_timeout_zero_converts_in_this_process():
+    r = run("convert", str(SAMPLE_CCD), "--patient-id", "p1", "--timeout", "0")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["entry"][0]["resource"]["id"] == "p1"
+
+
+@pytest.mark.parametrize("flag, value, needle", [
+    ("--max-attributes", "3", b"over the limit of 3"),
+    ("--max-depth", "4", b"deeper than 4 levels"),
+    ("--max-bytes", "100", b"over the limit of 100"),
+])
+def test_limit_flags_reach_the_library(tmp_path, flag, value, needle):
+    r = run("convert", str(SAMPLE_CCD), "--patient-id", "p1", flag, value)
+    assert r.returncode == 1 and needle in r.stderr
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.xml").write_bytes(SAMPLE_CCD.read_bytes())
+    (src / "b.xml").write_bytes(SAMPLE_CCD.read_bytes())
+    r = run("convert", str(src), "-o", str(tmp_path / "out"), flag, value)
+    assert r.returncode == 1 and r.stderr.count(needle) == 2
+
+
+def test_an_invalid_patient_id_is_refused(tmp_path):
+    r = run("convert", str(SAMPLE_CCD), "--patient-id", "john smith")
+    assert r.returncode == 1 and b"not a valid FHIR id" in r.stderr
+    r = run("convert", str(SAMPLE_CCD), str(SAMPLE_CCD), "-o", str(tmp_path), "--patient-id", "x" * 60 + "{stem}")
+    assert r.returncode == 2 and b"leaves" in r.stderr
+
+
+def test_stem_ids_are_valid_fhir_ids(tmp_path):
+    from ccda2fhir.patient_ids import id_from_name
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("john smith.xml", "john_smith.xml", "CCD.xml"):
+        (src / name).write_bytes(SAMPLE_CCD.read_bytes())
+    r = run("convert", str(src), "-o", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    ids = {json.loads(p.read_text())["entry"][0]["resource"]["id"] for p in (tmp_path / "out").glob("*.json")}
+    assert ids == {"CCD", id_from_name("john smith"), id_from_name("john_smith")}
+    assert all(re.fullmatch(r"[A-Za-z0-9\-.]{1,64}", i) for i in ids) and len(ids) == 3
+
+
+def test_a_batch_document_past_its_time_limit_is_that_documents_error(tmp_path, monkeypatch):
+    """In-process, with a worker hook that makes the file named hang.xml loop forever."""
+    import functools
+    from ccda2fhir import batch
+    from tests.support.pool_hooks import misbehave
+    monkeypatch.setattr(batch, "ConversionPool", functools.partial(batch.ConversionPool, initializer=misbehave))
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a.xml", "hang.xml", "b.xml"):
+        (src / name).write_bytes(SAMPLE_CCD.read_bytes())
+    outcomes = {Path(o.source).name: o for o in batch.convert_many([src], tmp_path / "out", jobs=2, timeout=1)}
+    assert "stopped after 1 s" in outcomes["hang.xml"].error and outcomes["hang.xml"].output is None
+    assert outcomes["a.xml"].error is None and outcomes["b.xml"].error is None
+    assert json.loads(Path(outcomes["a.xml"].output).read_text())["entry"][0]["resource"]["id"] == "a"

@@ -58,8 +58,8 @@ def _identifiers(resource: dict) -> list[dict]:
 
 
 _SCRIPT = """
-import sys, ccda2fhir
-sys.stdout.buffer.write(ccda2fhir.convert_to_json(sys.argv[1], "p1"))
+import pathlib, sys, ccda2fhir
+sys.stdout.buffer.write(ccda2fhir.convert_to_json(pathlib.Path(sys.argv[1]), "p1"))
 """
 
 

@@ -158,8 +158,21 @@ def test_deep_nesting(depth):
 
 def test_str_bytes_and_path_inputs_agree():
     expected = ccda2fhir.convert_to_json(CCD_BYTES, "p1")
-    for source in (CCD_TEXT, bytearray(CCD_BYTES), memoryview(CCD_BYTES), SAMPLE_CCD, str(SAMPLE_CCD)):
+    for source in (CCD_TEXT, bytearray(CCD_BYTES), memoryview(CCD_BYTES), SAMPLE_CCD):
         assert ccda2fhir.convert_to_json(source, "p1") == expected, type(source)
+    for path in (SAMPLE_CCD, str(SAMPLE_CCD)):   # the explicit way to read a file
+        assert ccda2fhir.convert_file(path, "p1") == ccda2fhir.convert(CCD_BYTES, "p1")
+
+
+@pytest.mark.parametrize("source", [str(SAMPLE_CCD), str(SAMPLE_CCD).encode(), "/etc/passwd", "../../etc/hosts"])
+def test_a_str_or_bytes_is_never_read_as_a_file_name(source, monkeypatch):
+    """Data is not a path: a service passing request text must not make the library open files."""
+    import ccda2fhir.parse as parse_module
+    monkeypatch.setattr(parse_module, "_read_file", lambda *a: pytest.fail("a str/bytes input was read as a file"))
+    with pytest.raises(InvalidXMLError) as err:
+        ccda2fhir.convert(source, "p1")       # SAMPLE_CCD's name, a real C-CDA file: still refused
+    assert "looks like a file name" in str(err.value) and "convert_file()" in str(err.value)
+    assert "root:" not in str(err.value)
 
 
 def test_utf16_with_bom():
@@ -195,11 +208,22 @@ def test_text_with_a_lone_surrogate():
         ccda2fhir.convert(CCD_TEXT.replace("<title>", "<title>\udc80", 1), "p1")
 
 
-@pytest.mark.parametrize("source", ["not a path", "/no/such/file.xml", Path("/no/such/file.xml"), "x" * 5000,
-                                    "a\x00b", "/tmp"])
-def test_strings_that_are_neither_xml_nor_files(source):
-    with pytest.raises(InvalidXMLError, match="not XML and not a readable file"):
+@pytest.mark.parametrize("source", ["not a path", "x" * 5000, "a\x00b", "/no/such/file.xml", "/tmp"])
+def test_strings_that_are_not_xml(source):
+    """A str is the document: one that is not XML is refused as such (a path-like one with a hint)."""
+    with pytest.raises(InvalidXMLError, match="not well-formed XML") as err:
         ccda2fhir.convert(source, "p1")
+    assert ("looks like a file name" in str(err.value)) == source.startswith("/")
+    assert "\n" not in str(err.value) and "\x00" not in str(err.value)
+
+
+@pytest.mark.parametrize("path", [Path("/no/such/file.xml"), Path("/tmp"), Path("a\x00b")])
+def test_paths_that_cannot_be_read(path):
+    with pytest.raises(InvalidXMLError, match="cannot read the file") as err:
+        ccda2fhir.convert(path, "p1")
+    assert "\x00" not in str(err.value)
+    with pytest.raises(InvalidXMLError, match="cannot read the file"):
+        ccda2fhir.convert_file(str(path), "p1")
 
 
 def test_wrong_input_type():

@@ -7,10 +7,27 @@ templateId and line: nothing is dropped silently.
 """
 from __future__ import annotations
 
+from ..assemble.ids import canonical
 from .conversion import Conversion
 from .filters.navigation import STATEMENTS, many, statement_of, template_ids
 from .filters.nothing import NOTHING_TEMPLATE, note, replaced
 from .routes import table
+
+
+class SectionRefs(list):
+    """A section's References in the order made; ``ref in refs`` is a set lookup, not a scan of
+    the list (a section of 100,000 entries made the scan per entry quadratic)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: set[str] = set()
+
+    def __contains__(self, ref) -> bool:
+        return canonical(ref) in self._seen
+
+    def append(self, ref) -> None:
+        self._seen.add(canonical(ref))
+        super().append(ref)
 
 
 def section_keys(section: dict) -> set:
@@ -24,7 +41,7 @@ def section_keys(section: dict) -> set:
 def map_section(conv: Conversion, section: dict) -> list[dict]:
     """Map every entry of one section; returns the References of what it made."""
     conv.section = section
-    conv.entry_refs = []
+    conv.entry_refs = SectionRefs()
     keys = section_keys(section)
     label = section["key"] + (f" ({section['title']})" if section.get("title") else "")
     conv.where = {"section": label, "line": section.get("line")}

@@ -9,8 +9,26 @@ import orjson
 
 from ..batch import convert_many, find_documents
 from ..convert import convert_with_report
-from ..errors import ConversionError
+from ..errors import ConversionError, one_line
+from ..limits import described
 from ..parse import DEFAULT_MAX_BYTES
+from ..patient_ids import RULE
+
+_STEM_HELP = (f"the Patient id ({RULE}); required for one document. For many, '{{stem}}' (the default) "
+              "stands for each file's name without its suffix, made a valid id: runs of other characters "
+              "become '-', '-' at the ends is dropped, and a name that had to change (or is empty or too "
+              "long) gets '-' and 8 hex digits of its SHA-256, so distinct names keep distinct ids")
+
+
+def _add_limits(parser: argparse.ArgumentParser) -> None:
+    """One flag per limit of ccda2fhir.limits, its default and meaning from there."""
+    for name, default, what in described():
+        flag = "--" + name.replace("_", "-")
+        if name == "timeout":
+            parser.add_argument(flag, type=float, default=default, metavar="SECONDS",
+                                help=f"{what}; 0 for no limit (default: {default:g})")
+        else:
+            parser.add_argument(flag, type=int, default=default, metavar="N", help=f"{what} (default: {default})")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -18,9 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
     c = sub.add_parser("convert", help="convert one document (or '-' for stdin), or many files/folders")
     c.add_argument("inputs", nargs="+", metavar="INPUT", help="a C-CDA file, a folder of them, or - for stdin")
-    c.add_argument("--patient-id", required=False,
-                   help="the Patient id to use (required for one document; for many, may contain {stem}; "
-                        "default {stem})")
+    c.add_argument("--patient-id", required=False, help=_STEM_HELP)
     c.add_argument("-o", "--output", help="output file (one document) or folder (many); default stdout")
     fmt = c.add_mutually_exclusive_group()
     fmt.add_argument("--pretty", action="store_true", help="indented JSON")
@@ -29,12 +45,22 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--embed-source", action="store_true",
                    help="embed the source XML (base64) in the source DocumentReference")
     c.add_argument("--jobs", type=int, default=None, help="parallel workers for many documents (default: CPUs)")
-    c.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="largest input accepted")
+    _add_limits(c)
     s = sub.add_parser("serve", help="serve POST /convert/v1/ccda/to/fhir?patientId=ID")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8080)
     s.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES)
     return ap
+
+
+def _options(a) -> dict:
+    options = {name: getattr(a, name) for name, _, _ in described() if name != "timeout"}
+    options["embed_source"] = a.embed_source
+    return options
+
+
+def _error(src: str, message: str) -> None:
+    print(one_line(f"ccda2fhir: error: {src}: {message}"), file=sys.stderr)
 
 
 def _convert_one(a) -> int:
@@ -44,13 +70,12 @@ def _convert_one(a) -> int:
         return 2
     data = sys.stdin.buffer.read() if src == "-" else Path(src)
     try:
-        bundle, report = convert_with_report(data, a.patient_id, max_bytes=a.max_bytes,
-                                             embed_source=a.embed_source)
+        bundle, report = convert_with_report(data, a.patient_id, timeout=a.timeout or None, **_options(a))
     except (ConversionError, ValueError) as exc:
-        print(f"ccda2fhir: error: {src}: {exc}", file=sys.stderr)
+        _error(src, str(exc))
         return 1
     except OSError as exc:
-        print(f"ccda2fhir: error: {src}: {exc.strerror or exc}", file=sys.stderr)
+        _error(src, exc.strerror or str(exc))
         return 1
     out = orjson.dumps(bundle, option=orjson.OPT_INDENT_2 if a.pretty else 0)
     if a.output:
@@ -59,7 +84,7 @@ def _convert_one(a) -> int:
         sys.stdout.buffer.write(out + b"\n")
     if a.report:
         Path(a.report).write_bytes(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2))
-    print(f"ccda2fhir: {src}: {report.summary()}", file=sys.stderr)
+    print(one_line(f"ccda2fhir: {src}: {report.summary()}"), file=sys.stderr)
     return 0
 
 
@@ -69,16 +94,21 @@ def _convert_many(a) -> int:
         return 2
     failed = total = 0
     reports = {}
-    for o in convert_many(a.inputs, a.output, patient_id=a.patient_id or "{stem}", jobs=a.jobs,
-                          pretty=a.pretty, embed_source=a.embed_source, with_report=bool(a.report)):
-        total += 1
-        if o.error:
-            failed += 1
-            print(f"ccda2fhir: error: {o.source}: {o.error}", file=sys.stderr)
-        elif o.report is not None:
-            reports[o.source] = o.report
+    try:
+        for o in convert_many(a.inputs, a.output, patient_id=a.patient_id or "{stem}", jobs=a.jobs,
+                              pretty=a.pretty, with_report=bool(a.report), timeout=a.timeout or None,
+                              **_options(a)):
+            total += 1
+            if o.error:
+                failed += 1
+                _error(o.source, o.error)
+            elif o.report is not None:
+                reports[o.source] = o.report
+    except ConversionError as exc:  # the --patient-id template itself
+        print(one_line(f"ccda2fhir: error: {exc}"), file=sys.stderr)
+        return 2
     if a.report:
-        Path(a.report).write_bytes(orjson.dumps(reports, option=orjson.OPT_INDENT_2))
+        Path(a.report).write_bytes(orjson.dumps(dict(sorted(reports.items())), option=orjson.OPT_INDENT_2))
     print(f"ccda2fhir: converted {total - failed} of {total} documents into {a.output}", file=sys.stderr)
     return 1 if failed else 0
 
@@ -91,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ccda2fhir: serving http://{a.host}:{a.port}/convert/v1/ccda/to/fhir", file=sys.stderr)
         serve(a.host, a.port, a.max_bytes)
         return 0
+    if a.timeout < 0:
+        print("ccda2fhir: error: --timeout must be 0 (no limit) or more seconds", file=sys.stderr)
+        return 2
     many = len(a.inputs) > 1 or (a.inputs[0] != "-" and Path(a.inputs[0]).is_dir())
     if many and not find_documents(a.inputs):
         print("ccda2fhir: error: no C-CDA files (.xml, .ccda, .cda) found", file=sys.stderr)

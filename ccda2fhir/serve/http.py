@@ -2,7 +2,8 @@
 
 Thin on purpose: it reads the body, calls ccda2fhir.convert_with_report, and
 answers the Bundle (application/fhir+json), or an OperationOutcome saying what
-is wrong and where (400 for bad input, 413 for too large, 404/405 otherwise).
+is wrong and where (400 for bad input or a patientId that is not a FHIR id, 413 for
+too large, 404/405 otherwise).
 """
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 
 from ..convert import convert_with_report
-from ..errors import ConversionError, InputTooLargeError
+from ..errors import ConversionError, InputTooLargeError, InvalidPatientIdError
 from ..parse import DEFAULT_MAX_BYTES
+from ..patient_ids import check_patient_id
 
 PATH = "/convert/v1/ccda/to/fhir"
 log = logging.getLogger("ccda2fhir.http")
@@ -54,9 +56,14 @@ class ConvertHandler(BaseHTTPRequestHandler):
         if url.path != PATH:
             self._send(404, outcome(f"no such endpoint {url.path}; POST to {PATH}", "not-found"))
             return
-        patient_id = (parse_qs(url.query).get("patientId") or [""])[0].strip()
+        patient_id = (parse_qs(url.query).get("patientId") or [""])[0]
         if not patient_id:
             self._send(400, outcome("the patientId query parameter is required", "required"))
+            return
+        try:
+            check_patient_id(patient_id)
+        except InvalidPatientIdError as exc:
+            self._send(400, outcome(str(exc), "value"))
             return
         try:
             length = int(self.headers.get("Content-Length") or 0)

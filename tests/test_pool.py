@@ -1,0 +1,264 @@
+"""The worker pool: the same output as in-process, errors that cross back intact, time limits
+that really stop a conversion, crashes contained, bounded streaming, and a clean close."""
+from __future__ import annotations
+
+import asyncio
+import pickle
+import time
+
+import orjson
+import pytest
+
+import ccda2fhir
+from ccda2fhir import pool as pool_module
+from ccda2fhir.errors import (ConversionCancelled, ConversionError, ConversionTimeout, InputTooLargeError,
+                              InvalidXMLError, MappingError, NotCCDAError, WorkerCrashed)
+from ccda2fhir.pool import ConversionPool, Result
+from tests.conftest import SAMPLE_CCD
+from tests.support.pool_hooks import broken, misbehave
+
+CCD = SAMPLE_CCD.read_bytes()
+BAD = b"<ClinicalDocument xmlns='urn:hl7-org:v3'>\n<title>x</titel>\n</ClinicalDocument>"
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with ConversionPool(2, initializer=misbehave) as p:
+        yield p
+
+
+def _until(condition, seconds: float = 30.0) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _in_process_error(data, **options) -> ConversionError:
+    with pytest.raises(ConversionError) as err:
+        ccda2fhir.convert(data, "p1", **options)
+    return err.value
+
+
+# ---- same output, errors intact ----------------------------------------------------------------------
+
+def test_result_is_the_in_process_conversion(pool):
+    bundle, report = ccda2fhir.convert(CCD, "pool-1", report=True)
+    result = pool.submit(CCD, "pool-1", report=True).result(timeout=120)
+    assert isinstance(result, Result)
+    assert result.bundle_json == orjson.dumps(bundle)
+    assert result.resources == len(bundle["entry"]) and result.unmapped == len(report.unmapped())
+    assert result.summary == report.summary() and result.report == report.as_dict()
+    assert sum(result.types.values()) == result.resources and result.types["Patient"] == 1
+    assert pool.submit(CCD, "pool-1").result(timeout=120).report is None   # only when asked
+
+
+def test_pool_options_apply_to_every_job_and_a_job_may_override_them():
+    with ConversionPool(1, max_bytes=1000) as small:
+        with pytest.raises(InputTooLargeError, match="over the limit of 1000"):
+            small.submit(CCD, "p1").result(timeout=120)
+        assert small.submit(CCD, "p1", max_bytes=len(CCD)).result(timeout=120).resources > 100
+
+
+@pytest.mark.parametrize("data, options", [
+    (BAD, {}),
+    (b"<levelOne xmlns='urn:hl7-org:v3'/>", {}),
+    (CCD, {"max_depth": 5}),
+    (CCD, {"max_bytes": 10}),
+], ids=["invalid-xml", "not-ccda", "too-deep", "too-large"])
+def test_errors_cross_back_as_the_same_class_message_line_and_column(pool, data, options):
+    expected = _in_process_error(data, **options)
+    with pytest.raises(ConversionError) as err:
+        pool.submit(data, "p1", **options).result(timeout=120)
+    got = err.value
+    assert type(got) is type(expected)
+    assert (str(got), got.line, got.column, got.location) == (str(expected), expected.line, expected.column,
+                                                             expected.location)
+
+
+def test_conversion_errors_pickle_without_repeating_where():
+    for err in (InvalidXMLError("bad", line=3, column=7, location="a.xml"), NotCCDAError("x", line=2),
+                ConversionTimeout("stopped after 1 s")):
+        back = pickle.loads(pickle.dumps(err))
+        assert type(back) is type(err) and str(back) == str(err)
+        assert (back.line, back.column, back.location) == (err.line, err.column, err.location)
+
+
+# ---- time limits and crashes ----------------------------------------------------------------------
+
+def _pid(pool) -> int:
+    return pool.submit(b"", "pid").result(timeout=120)
+
+
+def test_a_job_past_its_time_limit_is_stopped_and_its_worker_replaced():
+    with ConversionPool(1, initializer=misbehave) as p:
+        before = _pid(p)
+        start = time.monotonic()
+        with pytest.raises(ConversionTimeout, match=r"after 0.5 s"):
+            p.submit(CCD, "hang", timeout=0.5).result(timeout=60)
+        assert time.monotonic() - start < 10
+        after = _pid(p)
+        assert after != before
+        assert _until(lambda: not _alive(before), 10)
+        assert p.submit(CCD, "p1", timeout=60).result(timeout=120).resources > 100  # the new worker converts
+
+
+def _alive(pid: int) -> bool:
+    import os
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_a_worker_ignoring_sigterm_is_killed_after_the_grace():
+    with ConversionPool(1, initializer=misbehave, timeout=0.5) as p:   # the pool's default limit
+        before = _pid(p)
+        with pytest.raises(ConversionTimeout):
+            p.submit(CCD, "hang-ignoring-sigterm").result(timeout=60)
+        assert _until(lambda: not _alive(before), 10)
+        assert _pid(p) != before
+
+
+@pytest.mark.parametrize("how, signal_number", [("crash", 9), ("segfault", 11)])
+def test_a_worker_that_dies_fails_its_job_and_is_replaced(pool, how, signal_number):
+    with pytest.raises(WorkerCrashed, match=f"killed by signal {signal_number}"):
+        pool.submit(CCD, how).result(timeout=60)
+    assert pool.submit(CCD, "p1").result(timeout=120).resources > 100
+    assert _until(lambda: pool.alive == 2)
+
+
+def test_other_jobs_are_unaffected_by_one_that_hangs(pool):
+    slow = pool.submit(CCD, "hang", timeout=2)
+    fine = [pool.submit(CCD, f"p{i}") for i in range(4)]
+    assert all(f.result(timeout=120).resources > 100 for f in fine)
+    with pytest.raises(ConversionTimeout):
+        slow.result(timeout=60)
+
+
+def test_an_answer_that_cannot_be_read_fails_only_its_job(pool):
+    with pytest.raises(MappingError, match="could not read the worker's answer"):
+        pool.submit(CCD, "unreadable").result(timeout=60)
+    assert pool.submit(CCD, "p1").result(timeout=120).resources > 100
+
+
+def test_a_pool_whose_workers_cannot_start_gives_up():
+    with ConversionPool(1, initializer=broken) as p:
+        with pytest.raises(WorkerCrashed, match="cannot start workers.*this worker cannot start"):
+            p.submit(CCD, "p1").result(timeout=120)
+
+
+def test_timeout_must_be_positive(pool):
+    with pytest.raises(ValueError, match="timeout"):
+        pool.submit(CCD, "p1", timeout=0)
+    with pytest.raises(ValueError, match="timeout"):
+        ConversionPool(1, timeout=-1)
+
+
+# ---- map_unordered ------------------------------------------------------------------------------------
+
+def test_map_unordered_streams_with_a_bounded_number_in_flight(pool):
+    pulled = []
+
+    def jobs():
+        for i in range(10):
+            pulled.append(i)
+            yield i, (BAD if i == 3 else CCD), ("sleep-0.2" if i % 2 else f"p{i}")
+
+    seen = {}
+    stream = pool.map_unordered(jobs(), max_pending=3)
+    key, first = next(stream)
+    assert len(pulled) == 3            # streaming: the first result before the rest is read
+    seen[key] = first
+    for key, outcome in stream:
+        assert len(pulled) - len(seen) <= 3   # never more than max_pending taken and not yet given back
+        seen[key] = outcome
+    assert sorted(seen) == list(range(10))
+    assert isinstance(seen[3], InvalidXMLError) and seen[3].line == 2
+    assert all(isinstance(seen[i], Result) for i in range(10) if i != 3)
+
+
+def test_map_unordered_passes_job_options(pool):
+    [(key, outcome)] = list(pool.map_unordered([("k", CCD, "p1")], report=True))
+    assert key == "k" and outcome.report["resources"] == outcome.resources
+
+
+# ---- close, readiness, asyncio ----------------------------------------------------------------------
+
+def test_close_waits_for_running_and_queued_jobs():
+    p = ConversionPool(1, initializer=misbehave)
+    futures = [p.submit(CCD, "sleep-0.3") for _ in range(3)]
+    p.close()
+    assert all(f.result(timeout=0).resources > 100 for f in futures)
+    with pytest.raises(RuntimeError, match="closed"):
+        p.submit(CCD, "p1")
+    assert p.alive == 0
+
+
+def test_close_without_waiting_stops_jobs_in_flight():
+    p = ConversionPool(1, initializer=misbehave)
+    assert _until(lambda: p.alive == 1)
+    pid = _pid(p)
+    running = p.submit(CCD, "hang")
+    queued = p.submit(CCD, "p1")
+    assert _until(running.running)
+    start = time.monotonic()
+    p.close(wait=False)
+    assert time.monotonic() - start < 5
+    with pytest.raises(ConversionCancelled):
+        running.result(timeout=0)
+    assert queued.cancelled() or isinstance(queued.exception(timeout=0), ConversionCancelled)
+    assert _until(lambda: not _alive(pid), 10)
+
+
+def test_close_with_a_time_bound_cancels_what_is_left():
+    p = ConversionPool(1, initializer=misbehave)
+    running = p.submit(CCD, "hang")
+    assert _until(running.running)
+    start = time.monotonic()
+    p.close(timeout=0.5)
+    assert 0.4 < time.monotonic() - start < 5
+    assert isinstance(running.exception(timeout=0), ConversionCancelled)
+
+
+def test_alive_counts_ready_workers(pool):
+    assert _until(lambda: pool.alive == 2)
+
+
+def test_an_asyncio_app_awaits_pool_jobs(pool):
+    async def main():
+        futures = [asyncio.wrap_future(pool.submit(CCD, f"a{i}")) for i in range(3)]
+        return await asyncio.gather(*futures)
+    expected = len(ccda2fhir.convert(CCD, "a0")["entry"])
+    assert [r.resources for r in asyncio.run(main())] == [expected] * 3
+
+
+# ---- convert(..., timeout=S) -------------------------------------------------------------------------
+
+def test_convert_with_a_timeout_gives_the_in_process_result():
+    bundle, report = ccda2fhir.convert(CCD, "t-1", report=True)
+    got, got_report = ccda2fhir.convert(CCD, "t-1", report=True, timeout=120)
+    assert got == bundle and got_report == report
+    assert ccda2fhir.convert_to_json(CCD, "t-1", timeout=120) == ccda2fhir.convert_to_json(CCD, "t-1")
+    assert ccda2fhir.convert_to_json(CCD, "t-1", timeout=120, pretty=True) == \
+        ccda2fhir.convert_to_json(CCD, "t-1", pretty=True)
+    shared = pool_module.shared_pool()
+    assert shared.workers == 1 and pool_module.shared_pool() is shared   # one warm worker, kept
+    with pytest.raises(InvalidXMLError) as err:
+        ccda2fhir.convert(BAD, "p1", timeout=120)
+    assert err.value.line == 2
+
+
+def test_convert_with_a_timeout_stops_a_stuck_conversion(monkeypatch):
+    stuck = ConversionPool(1, initializer=misbehave)
+    monkeypatch.setattr(pool_module, "_shared", stuck)
+    try:
+        start = time.monotonic()
+        with pytest.raises(ConversionTimeout, match="1 s"):
+            ccda2fhir.convert(CCD, "hang", timeout=1)
+        assert time.monotonic() - start < 10
+    finally:
+        stuck.close(wait=False)
