@@ -39,7 +39,8 @@ def test_metric_panel(validate):
     for r in resources_of(b):
         assert validate(r) == [], r["resourceType"]
     panel = by_code(b, "85353-1")
-    assert panel["meta"]["profile"] == ["http://hl7.org/fhir/StructureDefinition/vitalspanel"]
+    # CF-vitals maps the organizer to US Core Vital Signs (R4's core vitalspanel is not US Core)
+    assert panel["meta"]["profile"] == [US_CORE + "us-core-vital-signs"]
     assert panel["category"][0]["coding"][0]["code"] == "vital-signs"
     # the organizer's own codes are kept beside the panel code
     assert {"system": "http://snomed.info/sct", "code": "46680005", "display": "Vital Signs"} \

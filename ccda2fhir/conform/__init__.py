@@ -66,9 +66,11 @@ def broken_invariants(prof: Profile, resource: dict, resolve: Callable | None = 
     return out
 
 
-def keep_claims(resources_: Iterable[dict], resolve: Callable | None = None) -> list[tuple[str, str, str]]:
-    """Drop each US Core claim (``meta.profile``) a resource does not meet; returns
-    ``(Type/id, profile url, first reason)`` for each claim dropped."""
+def keep_claims(resources_: Iterable[dict], resolve: Callable | None = None
+                ) -> list[tuple[str, str, str, str | None]]:
+    """Drop each US Core claim (``meta.profile``) a resource does not meet, claiming instead the
+    nearest profile it derives from that the resource meets (body weight -> vital signs), if
+    any; returns ``(Type/id, profile url, first reason, url claimed instead)`` for each."""
     dropped = []
     for r in resources_:
         meta = r.get("meta")
@@ -78,10 +80,16 @@ def keep_claims(resources_: Iterable[dict], resolve: Callable | None = None) -> 
         kept = []
         for url in claims:
             missing = unmet(r, url, resolve=resolve)
-            if missing:
-                dropped.append((f"{r['resourceType']}/{r.get('id')}", url, missing[0]))
-            else:
+            if not missing:
                 kept.append(url)
+                continue
+            instead = profile(url).base
+            while instead and profile(instead) is not None and unmet(r, instead, resolve=resolve):
+                instead = profile(instead).base
+            instead = instead if instead and profile(instead) is not None else None
+            if instead and instead not in kept and instead not in claims:
+                kept.append(instead)
+            dropped.append((f"{r['resourceType']}/{r.get('id')}", url, missing[0], instead))
         if len(kept) != len(claims):
             if kept:
                 meta["profile"] = kept

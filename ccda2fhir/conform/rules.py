@@ -87,7 +87,11 @@ def _keys(keys: tuple, name: str) -> tuple:
     found = tuple((k, k[n:]) for k in keys if k.startswith(name) and len(k) > n and k[n].isupper())
     if found:
         return found
-    return ((f"_{name}", "Element"),) if f"_{name}" in keys else ()
+    if f"_{name}" in keys:
+        return ((f"_{name}", "Element"),)
+    # a choice present only as its primitive's extension (_performedDateTime: data-absent)
+    return tuple((k, k[n + 1:]) for k in keys
+                 if k.startswith(f"_{name}") and len(k) > n + 1 and k[n + 1].isupper())
 
 
 def _is(item: Item, type_name: str) -> bool:

@@ -15,6 +15,7 @@ class Profile:
 
     def __init__(self, data: dict, valuesets: dict) -> None:
         self.url, self.type, self.name = data["url"], data["type"], data["name"]
+        self.base = data["base"]
         self.valuesets = valuesets
         self.checks = [(tuple(_segments(c["id"])), c) for c in data["checks"]]
         self.members = {tuple(_segments(c["id"])): c["member"] for c in data["checks"] if "member" in c}
@@ -87,7 +88,10 @@ def _children(profile: Profile, parent, segs: tuple, name: str, slice_name: str 
         if slice_name:  # a type slice: value[x]:valueQuantity
             return [(slice_name, parent[slice_name])] if slice_name in parent else []
         n = len(stem)
-        return [(k, v) for k, v in parent.items() if k.startswith(stem) and len(k) > n and k[n].isupper()]
+        found = [(k, v) for k, v in parent.items() if k.startswith(stem) and len(k) > n and k[n].isupper()]
+        # or present only as its primitive's extension (_effectiveDateTime: data-absent)
+        return found or [(k[1:], v) for k, v in parent.items()
+                         if k.startswith(f"_{stem}") and len(k) > n + 1 and k[n + 1].isupper()]
     if name in parent:
         v = parent[name]
         kids = [(name, x) for x in v] if isinstance(v, list) else [(name, v)]

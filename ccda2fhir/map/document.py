@@ -1,6 +1,7 @@
 """The document layer: header resources, every section, then Composition and Provenance."""
 from __future__ import annotations
 
+from ..conform import keep_claims
 from ..report import Report
 from .conversion import Conversion
 from .dispatch import map_section
@@ -55,11 +56,26 @@ def map_document(doc: dict, patient_id: str, options: dict | None = None) -> tup
                    if not ref.startswith(("Patient/", "Provenance/"))]
         conv.emit("document/Provenance", src=header, targets=targets, composition=composition)
         _us_core_names(conv.resources.values())
+        _keep_claims(conv)
         conv.report.resources = len(conv.resources)
         return list(conv.resources.values()), conv.report
 
 
 _DATA_ABSENT = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
+
+
+def _keep_claims(conv: Conversion) -> None:
+    """A resource claims a US Core profile only when it conforms (checked once every rendering is
+    merged); each claim dropped is reported, once per profile and reason."""
+    dropped: dict[tuple, int] = {}
+    for _, url, reason, instead in keep_claims(conv.resources.values(), conv.resources.get):
+        key = (url.rsplit("/", 1)[-1], reason, instead and instead.rsplit("/", 1)[-1])
+        dropped[key] = dropped.get(key, 0) + 1
+    for (name, reason, instead), n in dropped.items():
+        conv.warn(f"{n} resource{'s do' if n > 1 else ' does'} not claim {name}"
+                  + (f" (only {instead})" if instead else "")
+                  + f", which the source does not give enough for: {reason}",
+                  level="warning", element=None, line=None)
 
 
 def _us_core_names(resources) -> None:

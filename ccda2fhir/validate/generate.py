@@ -176,7 +176,7 @@ def _profile(sd: dict, base: dict, model: dict) -> dict:
         if ":" in last and not last.split(":")[0].endswith("[x]"):
             check["member"] = _membership(check["id"], slicing, by_id)
             check.pop("base", None)
-    return {"url": sd["url"], "type": sd["type"], "name": sd["name"],
+    return {"url": sd["url"], "type": sd["type"], "name": sd["name"], "base": sd["baseDefinition"],
             "checks": checks, "invariants": invariants}
 
 
