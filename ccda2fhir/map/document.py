@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..conform import keep_claims
+from ..conform.references import drop_misdirected
 from ..report import Report
 from .conversion import Conversion
 from .dispatch import map_section
@@ -56,12 +57,26 @@ def map_document(doc: dict, patient_id: str, options: dict | None = None) -> tup
                    if not ref.startswith(("Patient/", "Provenance/"))]
         conv.emit("document/Provenance", src=header, targets=targets, composition=composition)
         _us_core_names(conv.resources.values())
+        _fit_references(conv)
         _keep_claims(conv)
         conv.report.resources = len(conv.resources)
         return list(conv.resources.values()), conv.report
 
 
 _DATA_ABSENT = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
+
+
+def _fit_references(conv: Conversion) -> None:
+    """No reference to a type its element does not allow (R4); each left out is reported once
+    per element and type."""
+    dropped: dict[tuple, int] = {}
+    for r in conv.resources.values():
+        for path, target in drop_misdirected(r):
+            key = (f"{r['resourceType']}.{path}", target)
+            dropped[key] = dropped.get(key, 0) + 1
+    for (element, target), n in dropped.items():
+        conv.warn(f"{element} left out {n} time{'s' if n > 1 else ''}: the participant is a {target}, "
+                  f"which R4 does not allow there", level="partial", element=None, line=None)
 
 
 def _keep_claims(conv: Conversion) -> None:
