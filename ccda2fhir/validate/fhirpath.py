@@ -42,7 +42,8 @@ def _resolve(inputs):
             continue
         found = _RESOLVER[0](ref) if _RESOLVER[0] else None
         if found is not None:
-            out.append(found)
+            _, ResourceNode, _ = _fhirpathpy()
+            out.append(ResourceNode.create_node(found, found.get("resourceType")))
     return out
 
 
