@@ -626,7 +626,8 @@ def nested_components(src, parents=None, members: bool = False) -> list[dict]:
             continue
         if members and assessments.intersection(tids):
             continue
-        if el == "observation" and (not tids or supporting.intersection(tids)):
+        if el == "observation" and (not tids or supporting.intersection(tids)) \
+                and not _restates(src, s):
             comp = {"code": obs_code(s), **obs_value(s)}
             if len(comp) == 1:
                 comp["dataAbsentReason"] = _dar("UNK")
@@ -640,6 +641,15 @@ def nested_components(src, parents=None, members: bool = False) -> list[dict]:
             continue
         _dispatch(el, s, [src] + list(many(parents)))
     return out
+
+
+def _restates(holder: dict, nested: dict) -> bool:
+    """A nested observation coded like its holder, which has a value of its own: FHIR forbids
+    it as a component (obs-7), so it is an Observation of its own."""
+    if not any(k.startswith("value") for k in obs_value(holder)):
+        return False
+    mine = obs_code(holder).get("coding") or []
+    return any(c in mine for c in obs_code(nested).get("coding") or [])
 
 
 def _members(organizer: dict) -> list[tuple[str, dict]]:
