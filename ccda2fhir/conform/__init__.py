@@ -90,7 +90,7 @@ def keep_claims(resources_: Iterable[dict], resolve: Callable | None = None
             if instead and instead not in kept and instead not in claims:
                 kept.append(instead)
             dropped.append((f"{r['resourceType']}/{r.get('id')}", url, missing[0], instead))
-        if len(kept) != len(claims):
+        if kept != claims:
             if kept:
                 meta["profile"] = kept
             else:

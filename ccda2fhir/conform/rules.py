@@ -8,20 +8,22 @@ empty propagation, three-valued logic.
 """
 from __future__ import annotations
 
+import json
 import re
 from functools import lru_cache
+from importlib import resources
 
 Item = tuple  # (value, type name or None)
 
 
 def holds(tree, resource: dict, focus: Item | None = None, resolve=None) -> bool:
-    """False when the invariant evaluates to false on ``focus`` (a ``(value, type)`` item; default:
-    the resource). An empty result holds: FHIRPath propagates empty where a value is absent."""
+    """True when the invariant evaluates to true on ``focus`` (a ``(value, type)`` item; default:
+    the resource); false or empty fails, as FHIR's validators read it."""
     env = {"resource": (resource, resource.get("resourceType")), "resolve": resolve}
     start = [focus] if focus is not None else [env["resource"]]
     env["context"] = start
     out = _eval(tree, start, env)
-    return not (len(out) == 1 and out[0][0] is False)
+    return len(out) == 1 and out[0][0] is True
 
 
 def _eval(tree, focus: list, env) -> list:
@@ -192,15 +194,44 @@ def _compare(test):
             return []
         p, q = x[0], y[0]
         if isinstance(p, dict) and isinstance(q, dict):  # Quantities: comparable in one unit
-            unit_p, unit_q = p.get("code", p.get("unit")), q.get("code", q.get("unit"))
-            if unit_p != unit_q or not isinstance(p.get("value"), (int, float)) \
-                    or not isinstance(q.get("value"), (int, float)):
+            p, q = _comparable(p, q)
+            if p is None:
                 return []
-            p, q = p["value"], q["value"]
         if isinstance(p, str) != isinstance(q, str) or isinstance(p, (dict, list)) or isinstance(q, (dict, list)):
             return []
         return _out(test(p, q))
     return op
+
+
+@lru_cache(maxsize=1)
+def _ucum() -> tuple[dict, frozenset]:
+    data = json.loads(resources.files("ccda2fhir.data").joinpath("fhir", "ucum.json").read_text())
+    return data["prefixes"], frozenset(data["metric"])
+
+
+def _scale(code: str) -> tuple[str, float] | None:
+    """A metric unit as (base unit, factor): mg -> (g, 0.001)."""
+    prefixes, metric = _ucum()
+    if code in metric:
+        return code, 1.0
+    for prefix in sorted(prefixes, key=len, reverse=True):
+        if prefix and code.startswith(prefix) and code[len(prefix):] in metric:
+            return code[len(prefix):], prefixes[prefix]
+    return None
+
+
+def _comparable(p: dict, q: dict):
+    """Two Quantities' values in one unit, or (None, None) when they cannot be compared."""
+    vp, vq = p.get("value"), q.get("value")
+    if not isinstance(vp, (int, float)) or not isinstance(vq, (int, float)):
+        return None, None
+    up, uq = p.get("code", p.get("unit")), q.get("code", q.get("unit"))
+    if up == uq:
+        return vp, vq
+    sp, sq = _scale(up or ""), _scale(uq or "")
+    if sp is None or sq is None or sp[0] != sq[0]:
+        return None, None
+    return vp * sp[1], vq * sq[1]
 
 
 def _arith(fn):
@@ -288,8 +319,12 @@ def _not(focus, args, env):
     return [] if b is None else _out(not b)
 
 
-def _string_fn(fn):
+def _string_fn(fn, on_empty=None):
+    """A string function; ``on_empty`` is its answer for an empty input (the predicates answer
+    false there, as HL7's Java validator does)."""
     def call(focus, args, env):
+        if not focus and on_empty is not None:
+            return [(on_empty, "boolean")]
         s = _single(focus)
         if not isinstance(s, str):
             return []
@@ -381,9 +416,9 @@ FUNCTIONS = {
     "ofType": lambda f, a, e: [i for i in f if _is(i, a[0][1])],
     "is": lambda f, a, e: [] if not f else _out(len(f) == 1 and _is(f[0], a[0][1])),
     "as": lambda f, a, e: [i for i in f if _is(i, a[0][1])],
-    "matches": _string_fn(lambda s, p: _out(bool(_regex(p).search(s)))),
-    "startsWith": _string_fn(lambda s, p: _out(s.startswith(p))),
-    "endsWith": _string_fn(lambda s, p: _out(s.endswith(p))),
+    "matches": _string_fn(lambda s, p: _out(bool(_regex(p).search(s))), False),
+    "startsWith": _string_fn(lambda s, p: _out(s.startswith(p)), False),
+    "endsWith": _string_fn(lambda s, p: _out(s.endswith(p)), False),
     "substring": _string_fn(_substring),
     "toInteger": _to_integer, "toString": _to_string, "length": _length,
     "hasValue": _has_value, "resolve": _resolve,

@@ -6,6 +6,7 @@ xhtml.py).
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Callable
 
@@ -47,7 +48,23 @@ def _resolve(inputs):
     return out
 
 
+def _string_test(test):
+    """startsWith/endsWith/matches that answer false on an empty input, as HL7's Java validator
+    does (fhirpathpy answers empty): ref-1 then holds on a Reference with no reference."""
+    def fn(inputs, arg):
+        if not inputs:
+            return [False]
+        if len(inputs) != 1 or not isinstance(inputs[0], str) or not isinstance(arg, str):
+            return []
+        return [test(inputs[0], arg)]
+    return fn
+
+
 _FUNCTIONS = {
+    "startsWith": {"fn": _string_test(str.startswith), "arity": {1: ["String"]}},
+    "endsWith": {"fn": _string_test(str.endswith), "arity": {1: ["String"]}},
+    "matches": {"fn": _string_test(lambda s, p: re.search(p, s, re.DOTALL) is not None),
+                "arity": {1: ["String"]}},
     "hasValue": {"fn": _has_value, "arity": {0: []}},
     "htmlChecks": {"fn": _html_checks, "arity": {0: []}},
     "resolve": {"fn": _resolve, "arity": {0: []}},
@@ -82,8 +99,8 @@ def evaluate(expression: str, value, path: str, resource: dict, resolve: Callabl
 
 def holds(expression: str, value, path: str, resource: dict, resolve: Callable | None = None,
           item_type: str | None = None) -> bool:
-    """False when the invariant evaluates to ``false``. An empty result holds: FHIRPath propagates
-    empty where a value is absent (ref-1 on a Reference that has only an identifier).
+    """True when the invariant evaluates to ``true``: false or empty fails, as FHIR's validators
+    read it (``telecom or endpoint`` with neither present is empty).
 
     Where fhirpathpy fails on the data (it cannot compare Quantities in a unit it does not
     convert, as rng-2 in [degF]; it refuses a filled collection as a boolean, as pd-1's
@@ -91,7 +108,7 @@ def holds(expression: str, value, path: str, resource: dict, resolve: Callable |
     answers; an expression neither can evaluate raises.
     """
     try:
-        return evaluate(expression, value, path, resource, resolve) != [False]
+        return evaluate(expression, value, path, resource, resolve) == [True]
     except Exception as first:
         from ..conform.rules import holds as rules_holds
         from .translate import translate

@@ -52,6 +52,13 @@ def _targets(t: dict) -> list[str]:
     return [p.rsplit("/", 1)[1] for p in t.get("targetProfile", ())]
 
 
+def corrected(key: str, expression: str) -> str:
+    """The expression to use for an invariant: data/fhir/corrections.json's where the published
+    one is known to be wrong (vs-1)."""
+    fix = json.loads((OUT / "corrections.json").read_text()).get(key)
+    return fix["expression"] if isinstance(fix, dict) else expression
+
+
 def _own(constraint: dict, sd: dict) -> bool:
     """Defined by this StructureDefinition, not inherited (ele-1 from Element, dom-* ...)."""
     src = constraint.get("source")
@@ -80,7 +87,8 @@ def _r4_type(sd: dict) -> dict:
             info["vs"] = b["valueSet"].split("|")[0]
         if "." in path:
             elements[path] = info
-        own = [[c["key"], c["human"], c["expression"]] for c in el.get("constraint", ()) if _own(c, sd)]
+        own = [[c["key"], c["human"], corrected(c["key"], c["expression"])]
+               for c in el.get("constraint", ()) if _own(c, sd)]
         if own:
             constraints[path] = own
     out = {"kind": sd["kind"], "base": (sd.get("baseDefinition") or "").rsplit("/", 1)[-1] or None,
@@ -189,8 +197,9 @@ def _profile(sd: dict, base: dict, model: dict) -> dict:
             src = c.get("source", "")
             if c["severity"] != "error" or (src.startswith(R4_BASE) and src.rsplit("/", 1)[1] in model["types"]):
                 continue  # R4's own invariants: every resource meets those anyway
+            expression = corrected(c["key"], c["expression"])
             invariants.append({"key": c["key"], "human": c["human"], "id": eid,
-                               "expression": c["expression"], "rule": translate(c["expression"])})
+                               "expression": expression, "rule": translate(expression)})
         if len(check) > 1 or ":" in eid:
             if from_base:
                 check["base"] = True
