@@ -257,17 +257,20 @@ def value_of(v) -> dict:
 
 
 @template_filter
-def obs_value(src, unknown_as_value: bool = False) -> dict:
+def obs_value(src, unknown_as_value: bool = False, own: bool = False) -> dict:
     """The Observation value[x] of a statement (first value), or its dataAbsentReason.
 
     ``unknown_as_value``: nullFlavor UNK becomes a valueCodeableConcept from the
-    v3 NullFlavor system (CF-social, pregnancy status).
+    v3 NullFlavor system (CF-social, pregnancy status). ``own``: for the Observation made of
+    the statement, which has no value[x] when the statement has several (``extra_values``).
     """
     values = many((src or {}).get("value"))
+    if own and _several_values(src):
+        return {}
     for v in values:
         out = value_of(v)
         if out:
-            return _negate(out) if str((src or {}).get("negationInd", "")).lower() == "true" else out
+            return _negated(src, out)
     first = one(values)
     nf = first.get("nullFlavor") if isinstance(first, dict) else None
     if nf and unknown_as_value and nf == "UNK":
@@ -277,6 +280,14 @@ def obs_value(src, unknown_as_value: bool = False) -> dict:
     if nf:
         return {"dataAbsentReason": _dar(nf)}
     return {}
+
+
+def _negated(src, out: dict) -> dict:
+    return _negate(out) if str((src or {}).get("negationInd", "")).lower() == "true" else out
+
+
+def _several_values(src) -> bool:
+    return len([v for v in many((src or {}).get("value")) if value_of(v)]) > 1
 
 
 def _negate(out: dict) -> dict:
@@ -306,12 +317,13 @@ def _dar(nf) -> dict:
 
 @template_filter
 def extra_values(src) -> list[dict]:
-    """Components for the second and later values of a statement (CDA allows several)."""
-    values = [v for v in many((src or {}).get("value")) if value_of(v)]
-    if len(values) < 2:
+    """A statement with several values (CDA allows it; value[x] holds one): each value is a
+    component with the statement's code, and the Observation has no value[x] (``obs_value(own=
+    true)``): FHIR forbids a component coded like the Observation beside its value (obs-7)."""
+    if not _several_values(src):
         return []
     code = obs_code(src)
-    return [{"code": code, **value_of(v)} for v in values[1:]]
+    return [{"code": code, **_negated(src, value_of(v))} for v in many(src.get("value")) if value_of(v)]
 
 
 # ------------------------------------------------------------------ code, status, dates
@@ -627,7 +639,7 @@ def nested_components(src, parents=None, members: bool = False) -> list[dict]:
         if members and assessments.intersection(tids):
             continue
         if el == "observation" and (not tids or supporting.intersection(tids)) \
-                and not _restates(src, s):
+                and not restates(src, s):
             comp = {"code": obs_code(s), **obs_value(s)}
             if len(comp) == 1:
                 comp["dataAbsentReason"] = _dar("UNK")
@@ -643,7 +655,7 @@ def nested_components(src, parents=None, members: bool = False) -> list[dict]:
     return out
 
 
-def _restates(holder: dict, nested: dict) -> bool:
+def restates(holder: dict, nested: dict) -> bool:
     """A nested observation coded like its holder, which has a value of its own: FHIR forbids
     it as a component (obs-7), so it is an Observation of its own."""
     if not any(k.startswith("value") for k in obs_value(holder)):
@@ -879,7 +891,7 @@ def generic_code(src) -> dict:
 @template_filter
 def generic_value(src) -> dict:
     """value[x]; a pregnancy status of nullFlavor UNK is the value 'unknown' (CF-social)."""
-    return obs_value(src, unknown_as_value=_is_pregnancy(src))
+    return obs_value(src, unknown_as_value=_is_pregnancy(src), own=True)
 
 
 @template_global
