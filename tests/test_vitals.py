@@ -209,6 +209,7 @@ def test_non_ucum_vital_units_get_the_ucum_code(validate):
     w = by_code(b, "3141-9")
     assert validate(w) == []
     assert w["valueQuantity"] == {"value": 154.5, "unit": "lbs", "system": UCUM, "code": "[lb_av]"}
-    assert w["meta"]["profile"] == [US_CORE + "us-core-body-weight"]
+    # coded 3141-9 only: not US Core body weight, whose code pattern is 29463-7 (issue 7 §4)
+    assert w["meta"]["profile"] == [US_CORE + "us-core-vital-signs"]
     h = by_code(b, "8302-2")
     assert h["valueQuantity"] == {"value": 65, "unit": "in", "system": UCUM, "code": "[in_i]"}
