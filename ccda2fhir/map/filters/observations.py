@@ -420,6 +420,17 @@ def issued(src) -> str | None:
     return best
 
 
+@template_filter
+def report_issued(organizer) -> str | None:
+    """DiagnosticReport.issued: the organizer's latest author time, else its results' latest (the
+    report is released when its last result is); None when no author gives a full time."""
+    own = issued(organizer)
+    if own:
+        return own
+    times = [t for t in (issued(s) for _, s in _members(organizer or {})) if t]
+    return max(times) if times else None
+
+
 # ------------------------------------------------------------------ participants
 _OBS_PERFORMER_TYPES = ("Practitioner/", "PractitionerRole/", "Organization/", "CareTeam/", "Patient/",
                         "RelatedPerson/")
