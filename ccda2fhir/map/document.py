@@ -93,15 +93,22 @@ def _keep_claims(conv: Conversion) -> None:
                   level="warning", element=None, line=None)
 
 
+_UNKNOWN = {"system": "http://terminology.hl7.org/CodeSystem/data-absent-reason", "code": "unknown",
+            "display": "Unknown"}
+
+
 def _us_core_names(resources) -> None:
-    """US Core requires Practitioner.name and Organization.name; a participant the source names
-    only by id gets a data-absent name. Done once all renderings of a participant are merged
-    (a name-less mention and a named one of the same person make one resource with the name)."""
+    """US Core requires Practitioner.name, Organization.name and Encounter.type; a participant
+    the source names only by id gets a data-absent name, an encounter it gives no type the
+    'unknown' type (as the IG's ConceptMap codes a missing code). Done once all renderings are
+    merged (a name-less mention and a named one of the same person make one resource)."""
     for r in resources:
         if r["resourceType"] == "Practitioner" and not r.get("name"):
             r["name"] = [{"extension": [{"url": _DATA_ABSENT, "valueCode": "unknown"}]}]
         elif r["resourceType"] == "Organization" and not r.get("name"):
             r["_name"] = {"extension": [{"url": _DATA_ABSENT, "valueCode": "unknown"}]}
+        elif r["resourceType"] == "Encounter" and not r.get("type"):
+            r["type"] = [{"coding": [dict(_UNKNOWN)]}]
 
 
 __all__ = ["map_document", "many"]
