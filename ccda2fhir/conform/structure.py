@@ -10,6 +10,10 @@ from __future__ import annotations
 from typing import Callable
 
 
+# a choice's JSON name carries the base type of a profiled type (rateQuantity for SimpleQuantity)
+KEY_TYPE = {"SimpleQuantity": "Quantity", "MoneyQuantity": "Quantity"}
+
+
 class Profile:
     """One profile's checks, compiled once per process from data/fhir/us-core-6.1.0.json."""
 
@@ -175,7 +179,7 @@ def _check(profile: Profile, check: dict, kids: list, profiles, resolve) -> list
                 if not matches(v, check["pattern"])][:1]
     if "types" in check:
         stem = eid.rsplit(".", 1)[-1][:-3]
-        allowed = {t[0].upper() + t[1:] for t in check["types"]}
+        allowed = {KEY_TYPE.get(t, t[0].upper() + t[1:]) for t in check["types"]}
         out += [f"{eid}: {k} is not one of its types {', '.join(check['types'])}" for k, _ in kids
                 if k[len(stem):] not in allowed]
     if "targets" in check and "Resource" not in check["targets"]:

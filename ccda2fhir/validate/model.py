@@ -12,8 +12,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Iterator
 
-# JSON names of a choice element's variants use the base type of a profiled type
-_KEY_TYPE = {"SimpleQuantity": "Quantity", "MoneyQuantity": "Quantity"}
+from ..conform.structure import KEY_TYPE
 
 
 @lru_cache(maxsize=1)
@@ -51,7 +50,7 @@ def children(sd: str, path: str) -> dict[str, Child]:
         if name.endswith("[x]"):
             stem = name[:-3]
             for t in types:
-                key_type = _KEY_TYPE.get(t, t)
+                key_type = KEY_TYPE.get(t, t)
                 out[stem + key_type[0].upper() + key_type[1:]] = Child(p, t, info)
         else:
             out[name] = Child(p, types[0], info)
