@@ -37,6 +37,13 @@ def profile(url: str) -> Profile | None:
     return Profile(data, valuesets) if data else None
 
 
+def requires(url: str | None, element: str) -> bool:
+    """Whether the profile requires a top-level element (``effective[x]``) beyond R4."""
+    prof = profile(url) if url else None
+    return prof is not None and any(
+        segs == ((element, None),) and check.get("min", 0) >= 1 for segs, check in prof.checks)
+
+
 def unmet(resource: dict, url: str, *, base: bool = False, resolve: Callable | None = None) -> list[str]:
     """What ``resource`` lacks to conform to the profile ``url`` (empty when it conforms; also empty
     for a profile this package does not know). ``base=True`` also checks what R4 itself requires."""
@@ -100,4 +107,4 @@ def keep_claims(resources_: Iterable[dict], resolve: Callable | None = None
     return dropped
 
 
-__all__ = ["US_CORE_VERSION", "keep_claims", "profile", "unmet", "broken_invariants"]
+__all__ = ["US_CORE_VERSION", "broken_invariants", "keep_claims", "profile", "requires", "unmet"]

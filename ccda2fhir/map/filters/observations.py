@@ -22,7 +22,7 @@ from .identifiers import id_key, identifiers
 from .navigation import has_template, many, one, statement_of, template_ids
 from .quantities import number, quantity, ratio
 from .registry import template_filter, template_global
-from .status import status_code
+from .status import data_absent, status_code
 from .terminology import concept
 from .text import text
 
@@ -982,6 +982,18 @@ def generic_effective(src) -> dict:
     from .dates import latest
     t = latest([a.get("time") for a in many((src or {}).get("author")) if isinstance(a, dict)])
     return {"dateTime": t} if t else {}
+
+
+@template_global
+def effective_absent(eff, profile=None) -> dict | None:
+    """_effectiveDateTime data-absent when the source gives no time and the profile claimed
+    requires one (smoking status: US Core allows data-absent then); ``profile`` None: always.
+    Vital signs do not use it: their vs-1 fails on a time without a value, so a vital sign the
+    source gives no time claims no profile."""
+    from ...conform import requires
+    if eff or (profile is not None and not requires(profile, "effective[x]")):
+        return None
+    return {"extension": [data_absent("UNK")]}
 
 
 # ------------------------------------------------------------------ travel history (eICR)
