@@ -210,7 +210,7 @@ def _top_level_requirements(url: str) -> list[str]:
     """Elements the profile requires beyond R4, directly on the resource (Observation.category)."""
     prof = conform.profile(url)
     out = []
-    for segs, check in prof.checks:
+    for segs, check, _ in prof.checks:
         if len(segs) == 1 and check.get("min", 0) >= 1 and not check.get("base") and segs[0][1] is None:
             out.append(segs[0][0])
     return out

@@ -14,7 +14,7 @@ from importlib import resources
 from typing import Callable, Iterable
 
 from .rules import holds
-from .structure import Profile, problems, typed_instances
+from .structure import Profile, present, problems, typed_instances
 
 US_CORE_VERSION = "6.1.0"
 
@@ -41,7 +41,7 @@ def requires(url: str | None, element: str) -> bool:
     """Whether the profile requires a top-level element (``effective[x]``) beyond R4."""
     prof = profile(url) if url else None
     return prof is not None and any(
-        segs == ((element, None),) and check.get("min", 0) >= 1 for segs, check in prof.checks)
+        segs == ((element, None),) and check.get("min", 0) >= 1 for segs, check, _ in prof.checks)
 
 
 def unmet(resource: dict, url: str, *, base: bool = False, resolve: Callable | None = None) -> list[str]:
@@ -61,6 +61,8 @@ def broken_invariants(prof: Profile, resource: dict, resolve: Callable | None = 
     instance of the element it is defined on."""
     out, cache = [], {(): [resource]}
     for segs, inv in prof.invariants:
+        if segs and not present(resource, segs[0][0][:-3] if segs[0][0].endswith("[x]") else segs[0][0]):
+            continue
         for item in typed_instances(prof, resource, segs, cache):
             try:
                 ok = holds(inv["rule"], resource, item, resolve)

@@ -21,9 +21,31 @@ class Profile:
         self.url, self.type, self.name = data["url"], data["type"], data["name"]
         self.base = data["base"]
         self.valuesets = valuesets
-        self.checks = [(tuple(_segments(c["id"])), c) for c in data["checks"]]
+        # (segments, check, the top-level element a nested check lives under); the root itself
+        # is no check (its invariants are)
+        self.checks = [(segs, c, _top(segs)) for segs, c in
+                       ((tuple(_segments(c["id"])), c) for c in data["checks"]) if segs]
+        self.runtime = [x for x in self.checks if not x[1].get("base")]
         self.members = {tuple(_segments(c["id"])): c["member"] for c in data["checks"] if "member" in c}
         self.invariants = [(tuple(_segments(i["id"])), i) for i in data["invariants"]]
+
+
+def _top(segs: tuple) -> str | None:
+    """For a check below the top level, the JSON key prefix its top-level element starts with
+    (a check can only fail where that element is present); None for a top-level check."""
+    if len(segs) < 2:
+        return None
+    name = segs[0][0]
+    return name[:-3] if name.endswith("[x]") else name
+
+
+def present(root: dict, top: str | None) -> bool:
+    """Whether the top-level element ``top`` (a key or a choice stem) has any value in ``root``."""
+    if top is None or top in root:
+        return True
+    n = len(top)
+    return any(k.startswith(top) and len(k) > n and k[n].isupper() for k in root) \
+        or any(k[1:].startswith(top) for k in root if k[:1] == "_")
 
 
 def _segments(element_id: str) -> list[tuple[str, str | None]]:
@@ -45,12 +67,11 @@ def problems(profile: Profile, root: dict, *, base: bool = True, profiles=None,
     """
     cache: dict = {(): [root]}
     out = []
-    for segs, check in profile.checks:
-        if not base and check.get("base"):
+    keys = set(root)
+    for segs, check, top in profile.checks if base else profile.runtime:
+        if top is not None and top not in keys and not present(root, top):
             continue
-        parents = instances(profile, root, segs[:-1], cache) if segs else None
-        if parents is None:  # the root itself
-            continue
+        parents = instances(profile, root, segs[:-1], cache)
         name, slice_name = segs[-1]
         for parent in parents:
             kids = _children(profile, parent, segs, name, slice_name)

@@ -151,10 +151,11 @@ def _value_of(el: dict, prefix: str):
 def _profile(sd: dict, base: dict, model: dict) -> dict:
     """What one US Core profile requires, element by element (by element id), beyond its base."""
     base_els = {el["path"]: el for el in base["snapshot"]["element"]}
+    bases = _r4_definitions.cache
     checks, invariants, slicing = [], [], {}
     for el in sd["snapshot"]["element"]:
         eid, path = el["id"], el["path"]
-        b = base_els.get(path) or {}
+        b = base_els.get(path) or _datatype_element(path, base_els, bases) or {}
         check: dict = {"id": eid}
         from_base = True
         if el.get("min", 0) > 0:
@@ -212,6 +213,25 @@ def _profile(sd: dict, base: dict, model: dict) -> dict:
             check.pop("base", None)
     return {"url": sd["url"], "type": sd["type"], "name": sd["name"], "base": sd["baseDefinition"],
             "checks": checks, "invariants": invariants}
+
+
+def _datatype_element(path: str, base_els: dict, bases: dict) -> dict | None:
+    """The R4 definition of an element a profile expands inside datatypes (Provenance.target.
+    reference is Reference.reference; Observation.category.coding.code is Coding.code)."""
+    head, _, rest = path.rpartition(".")
+    steps = [rest]
+    while head:
+        el = base_els.get(head)
+        if el is not None:
+            types = [t["code"] for t in el.get("type", ())]
+            if len(types) != 1 or types[0] not in bases:
+                return None
+            dt = {e["path"]: e for e in bases[types[0]]["snapshot"]["element"]}
+            inner = ".".join([types[0]] + steps[::-1])
+            return dt.get(inner) or _datatype_element(inner, dt, bases)
+        head, _, step = head.rpartition(".")
+        steps.append(step)
+    return None
 
 
 def _membership(slice_id: str, slicing: dict, by_id: dict) -> list:
@@ -291,13 +311,18 @@ def us_core(fhir: Path, model: dict) -> tuple[dict, dict]:
 
 
 def _r4_definitions(fhir: Path) -> dict:
-    out = {}
+    if _r4_definitions.cache:
+        return _r4_definitions.cache
+    out = _r4_definitions.cache
     for name in ("profiles-types.json.gz", "profiles-resources.json.gz"):
         for e in json.load(gzip.open(fhir / "r4" / name))["entry"]:
             sd = e["resource"]
             if sd["resourceType"] == "StructureDefinition":
                 out[sd["id"]] = sd
     return out
+
+
+_r4_definitions.cache = {}
 
 
 # ------------------------------------------------------------------------------------ value sets
