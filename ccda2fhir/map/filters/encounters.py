@@ -124,8 +124,6 @@ def encounter_type(code) -> list[dict]:
             and c.get("system") != "urn:oid:2.16.840.1.113883.1.11.13955"]
     if kept:
         cc["coding"] = kept
-    elif cc.get("text"):
-        cc.pop("coding", None)
     return [cc]
 
 
