@@ -15,7 +15,7 @@ import ccda2fhir
 from ccda2fhir import conform
 from ccda2fhir.validate import CHECKS, bundle_resolver, check_bundle, check_resource
 from ccda2fhir.validate.xhtml import html_problems
-from tests.conftest import SAMPLE_CCD
+from tests.conftest import SAMPLE_CCD, corpus_documents, needs_corpus
 
 SHARED_FHIR = Path(__file__).resolve().parents[2] / "shared" / "fhir"
 
@@ -238,6 +238,28 @@ def test_the_samples_claim_most_us_core_profiles(claimed):
 def test_each_claimed_profile_fails_when_what_it_requires_is_removed(claimed):
     """For one resource per profile: conforms as made; each element the profile requires beyond
     R4 removed, both the validator and the conversion-time check see the claim broken."""
+    assert removing_requirements_breaks(claimed) >= 20
+
+
+@needs_corpus
+def test_each_profile_the_corpus_claims_fails_when_what_it_requires_is_removed():
+    """The same for the profiles only corpus documents claim (pediatric vital signs, occupation,
+    pregnancy, sexual orientation, screening and assessment, care team ...)."""
+    claimed = {}
+    for path in corpus_documents():
+        try:
+            bundle = ccda2fhir.convert(path.read_bytes(), "p-1")
+        except ccda2fhir.ConversionError:
+            continue
+        for url, r in _claimed(bundle).items():
+            claimed.setdefault(url, (r, bundle))
+    assert len(claimed) >= 40
+    assert removing_requirements_breaks(claimed) >= 40
+
+
+def removing_requirements_breaks(claimed: dict) -> int:
+    """Asserts, per profile, the resource conforms and breaks without each required element;
+    returns how many removals were tried."""
     tried = 0
     for url, (resource, bundle) in sorted(claimed.items()):
         resolve = bundle_resolver(bundle)
@@ -253,7 +275,7 @@ def test_each_claimed_profile_fails_when_what_it_requires_is_removed(claimed):
                 (url, element)
             assert conform.unmet(broken, url, resolve=resolve), (url, element)
             tried += 1
-    assert tried >= 20
+    return tried
 
 
 @pytest.mark.parametrize("profile,resource_type,break_it,key", [
