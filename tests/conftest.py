@@ -1,7 +1,6 @@
 """Shared test fixtures: the corpus (when present), the FHIR schema validator, conversions."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -37,7 +36,8 @@ needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus 
 
 @pytest.fixture(scope="session")
 def fhir_schema() -> dict:
-    return json.loads((FIXTURES / "fhir.schema.json").read_text())
+    from ccda2fhir.validate.schema import schema
+    return schema()
 
 
 @pytest.fixture(scope="session")

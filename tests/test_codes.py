@@ -11,9 +11,10 @@ import ccda2fhir
 from ccda2fhir.map.conversion import Conversion
 from ccda2fhir.map.filters import codes as C
 from ccda2fhir.map.filters import terminology as T
+from ccda2fhir.validate.schema import schema as fhir_schema
 from tests.conftest import SAMPLE_CCD, resources_of
 
-SCHEMA = json.loads((SAMPLE_CCD.parents[1] / "fhir.schema.json").read_text())["definitions"]
+SCHEMA = fhir_schema()["definitions"]
 CODE = re.compile(SCHEMA["code"]["pattern"])
 URI = re.compile(SCHEMA["uri"]["pattern"])
 

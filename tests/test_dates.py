@@ -10,9 +10,10 @@ from hypothesis import strategies as st
 
 import ccda2fhir
 from ccda2fhir.map.filters import dates as D
+from ccda2fhir.validate.schema import schema as fhir_schema
 from tests.conftest import SAMPLE_CCD, resources_of
 
-SCHEMA = json.loads((SAMPLE_CCD.parents[1] / "fhir.schema.json").read_text())["definitions"]
+SCHEMA = fhir_schema()["definitions"]
 DATETIME = re.compile(SCHEMA["dateTime"]["pattern"])
 DATE = re.compile(SCHEMA["date"]["pattern"])
 INSTANT = re.compile(SCHEMA["instant"]["pattern"])

@@ -1,7 +1,6 @@
 """II -> FHIR Identifier, per the C-CDA on FHIR table 'CDA id -> FHIR Identifier with Example Mapping'."""
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
@@ -10,9 +9,9 @@ from hypothesis import strategies as st
 
 from ccda2fhir.assemble.ids import ii_key
 from ccda2fhir.map.filters import identifiers as I
-from tests.conftest import SAMPLE_CCD
+from ccda2fhir.validate.schema import schema as fhir_schema
 
-SCHEMA = json.loads((SAMPLE_CCD.parents[1] / "fhir.schema.json").read_text())["definitions"]
+SCHEMA = fhir_schema()["definitions"]
 URI = re.compile(SCHEMA["uri"]["pattern"])
 RFC3986 = "urn:ietf:rfc:3986"
 

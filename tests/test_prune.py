@@ -1,7 +1,6 @@
 """Cleaning rendered resources: no empty values anywhere, one variant per FHIR choice element."""
 from __future__ import annotations
 
-import json
 import re
 
 from hypothesis import given, settings
@@ -9,7 +8,8 @@ from hypothesis import strategies as st
 
 import ccda2fhir
 from ccda2fhir.map.prune import _choices, one_per_choice, prune
-from tests.conftest import FIXTURES, SAMPLE_CCD, resources_of
+from ccda2fhir.validate.schema import schema as fhir_schema
+from tests.conftest import SAMPLE_CCD, resources_of
 
 
 def test_prune_drops_empty_values_at_every_depth():
@@ -66,7 +66,7 @@ def test_elements_that_only_look_like_choices_are_kept():
 
 def test_choice_table_matches_the_fhir_schema():
     """Every variant listed exists in the schema for that type; the common choices are all there."""
-    schema = json.loads((FIXTURES / "fhir.schema.json").read_text())["definitions"]
+    schema = fhir_schema()["definitions"]
     table = _choices()
     for rt, groups in table.items():
         props = schema[rt]["properties"]

@@ -60,7 +60,9 @@ def test_glasgow_coma_scale(validate):
     assert gcs["valueInteger"] == 9
     members = {resolve(b, m)["code"]["coding"][0]["code"]: resolve(b, m) for m in gcs["hasMember"]}
     assert {"9267-6", "9268-4", "9270-0"} <= set(members)
-    assert members["9267-6"]["valueInteger"] == 3
+    # its score and its LOINC answer (two values) are components coded like it, no value[x] (obs-7)
+    assert [c.get("valueInteger") for c in members["9267-6"]["component"]] == [3, None]
+    assert members["9267-6"]["component"][1]["valueCodeableConcept"]["coding"][0]["code"] == "LA6555-2"
 
 
 def test_cognitive_status(validate):
@@ -86,9 +88,12 @@ def test_phq9(validate):
     codes = {m["code"]["coding"][0]["code"] for m in members}
     assert {"44261-6", "44250-9", "44255-8"} <= codes
     q = [m for m in members if m["code"]["coding"][0]["code"] == "44255-8"][0]
-    assert q["valueInteger"] == 1
-    # the second value (the LOINC answer) is kept as a component
-    assert q["component"][0]["valueCodeableConcept"]["coding"][0]["code"] == "LA6569-3"
+    # two values (the score and the LOINC answer): both are components with the question's code
+    # and the Observation has no value[x] (obs-7 forbids such a component beside a value)
+    assert "valueInteger" not in q and "valueCodeableConcept" not in q
+    assert [c.get("valueInteger") for c in q["component"]] == [1, None]
+    assert q["component"][1]["valueCodeableConcept"]["coding"][0]["code"] == "LA6569-3"
+    assert all(c["code"] == q["code"] for c in q["component"])
 
 
 ORGANIZER = """<section><templateId root="2.16.840.1.113883.10.20.22.2.14"/>

@@ -39,7 +39,8 @@ def test_metric_panel(validate):
     for r in resources_of(b):
         assert validate(r) == [], r["resourceType"]
     panel = by_code(b, "85353-1")
-    assert panel["meta"]["profile"] == ["http://hl7.org/fhir/StructureDefinition/vitalspanel"]
+    # CF-vitals maps the organizer to US Core Vital Signs (R4's core vitalspanel is not US Core)
+    assert panel["meta"]["profile"] == [US_CORE + "us-core-vital-signs"]
     assert panel["category"][0]["coding"][0]["code"] == "vital-signs"
     # the organizer's own codes are kept beside the panel code
     assert {"system": "http://snomed.info/sct", "code": "46680005", "display": "Vital Signs"} \
@@ -208,6 +209,7 @@ def test_non_ucum_vital_units_get_the_ucum_code(validate):
     w = by_code(b, "3141-9")
     assert validate(w) == []
     assert w["valueQuantity"] == {"value": 154.5, "unit": "lbs", "system": UCUM, "code": "[lb_av]"}
-    assert w["meta"]["profile"] == [US_CORE + "us-core-body-weight"]
+    # coded 3141-9 only: not US Core body weight, whose code pattern is 29463-7 (issue 7 §4)
+    assert w["meta"]["profile"] == [US_CORE + "us-core-vital-signs"]
     h = by_code(b, "8302-2")
     assert h["valueQuantity"] == {"value": 65, "unit": "in", "system": UCUM, "code": "[in_i]"}

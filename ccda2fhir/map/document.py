@@ -1,6 +1,8 @@
 """The document layer: header resources, every section, then Composition and Provenance."""
 from __future__ import annotations
 
+from ..conform import keep_claims
+from ..conform.references import drop_misdirected
 from ..report import Report
 from .conversion import Conversion
 from .dispatch import map_section
@@ -56,6 +58,8 @@ def map_document(doc: dict, patient_id: str, options: dict | None = None) -> tup
                    if not ref.startswith(("Patient/", "Provenance/"))]
         conv.emit("document/Provenance", src=header, targets=targets, composition=composition)
         _us_core_names(conv.resources.values())
+        _fit_references(conv)
+        _keep_claims(conv)
         conv.report.resources = len(conv.resources)
         return list(conv.resources.values()), conv.report
 
@@ -63,15 +67,49 @@ def map_document(doc: dict, patient_id: str, options: dict | None = None) -> tup
 _DATA_ABSENT = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
 
 
+def _fit_references(conv: Conversion) -> None:
+    """No reference to a type its element does not allow (R4); each left out is reported once
+    per element and type."""
+    dropped: dict[tuple, int] = {}
+    for r in conv.resources.values():
+        for path, target in drop_misdirected(r):
+            key = (f"{r['resourceType']}.{path}", target)
+            dropped[key] = dropped.get(key, 0) + 1
+    for (element, target), n in dropped.items():
+        conv.warn(f"{element} left out {n} time{'s' if n > 1 else ''}: the participant is a {target}, "
+                  f"which R4 does not allow there", level="partial", element=None, line=None)
+
+
+def _keep_claims(conv: Conversion) -> None:
+    """A resource claims a US Core profile only when it conforms (checked once every rendering is
+    merged); each claim dropped is reported, once per profile and reason."""
+    dropped: dict[tuple, int] = {}
+    for _, url, reason, instead in keep_claims(conv.resources.values(), conv.resources.get):
+        key = (url.rsplit("/", 1)[-1], reason, instead and instead.rsplit("/", 1)[-1])
+        dropped[key] = dropped.get(key, 0) + 1
+    for (name, reason, instead), n in dropped.items():
+        conv.warn(f"{n} resource{'s do' if n > 1 else ' does'} not claim {name}"
+                  + (f" (only {instead})" if instead else "")
+                  + f", which the source does not give enough for: {reason}",
+                  level="warning", element=None, line=None)
+
+
+_UNKNOWN = {"system": "http://terminology.hl7.org/CodeSystem/data-absent-reason", "code": "unknown",
+            "display": "Unknown"}
+
+
 def _us_core_names(resources) -> None:
-    """US Core requires Practitioner.name and Organization.name; a participant the source names
-    only by id gets a data-absent name. Done once all renderings of a participant are merged
-    (a name-less mention and a named one of the same person make one resource with the name)."""
+    """US Core requires Practitioner.name, Organization.name and Encounter.type; a participant
+    the source names only by id gets a data-absent name, an encounter it gives no type the
+    'unknown' type (as the IG's ConceptMap codes a missing code). Done once all renderings are
+    merged (a name-less mention and a named one of the same person make one resource)."""
     for r in resources:
         if r["resourceType"] == "Practitioner" and not r.get("name"):
             r["name"] = [{"extension": [{"url": _DATA_ABSENT, "valueCode": "unknown"}]}]
         elif r["resourceType"] == "Organization" and not r.get("name"):
             r["_name"] = {"extension": [{"url": _DATA_ABSENT, "valueCode": "unknown"}]}
+        elif r["resourceType"] == "Encounter" and not r.get("type"):
+            r["type"] = [{"coding": [dict(_UNKNOWN)]}]
 
 
 __all__ = ["map_document", "many"]

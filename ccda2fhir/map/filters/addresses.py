@@ -55,3 +55,11 @@ def address(ad) -> dict | None:
 @template_filter
 def addresses(ads) -> list[dict]:
     return [a for a in (address(x) for x in many(ads)) if a]
+
+
+@template_filter
+def not_home(items: list) -> list[dict]:
+    """Addresses or ContactPoints with a ``home`` use left without a use: FHIR forbids it where
+    the holder is no person (org-2, org-3 on an Organization); the address or number is kept."""
+    return [{k: v for k, v in x.items() if k != "use"} if x.get("use") == "home" else x
+            for x in items or ()]

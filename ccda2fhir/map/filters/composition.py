@@ -161,10 +161,25 @@ def _agent(code: str, who: dict | None, on_behalf: dict | None = None) -> dict |
         return None
     agent = {"type": {"coding": [{"system": _AGENT_TYPE, "code": code, "display": _AGENT_DISPLAY[code]}]},
              "who": who}
-    # FHIR prov-3: onBehalfOf only when who is not itself an organization
-    if on_behalf and not who.get("reference", "").startswith("Organization/") and on_behalf != who:
-        agent["onBehalfOf"] = on_behalf
+    behalf = on_behalf_of(who, on_behalf)
+    if behalf:
+        agent["onBehalfOf"] = behalf
     return agent
+
+
+def on_behalf_of(who: dict, organization: dict | None) -> dict | None:
+    """Provenance.agent.onBehalfOf: the organization the agent acted for, never for an agent that
+    is an organization (FHIR prov-3); unknown (data-absent) for a practitioner or device the
+    source gives no organization for: US Core requires one then (provenance-1)."""
+    ref = who.get("reference", "")
+    if ref.startswith("Organization/"):
+        return None
+    if organization and organization != who:
+        return organization
+    if ref.startswith(("Practitioner/", "Device/")):
+        from .status import data_absent
+        return {"extension": [data_absent("UNK")]}
+    return None
 
 
 def _report(element: str, what: str) -> None:

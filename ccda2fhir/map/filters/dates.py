@@ -174,6 +174,10 @@ def period(ivl) -> dict | None:
         # onset templates care about) and the impossible end reported
         _warn(f"period ends ({end}) before it starts ({start}); end left out")
         end = None
+    elif start and end and start[:10] == end[:10] and (len(start) > 10) != (len(end) > 10):
+        # one bound a date, the other a time that day: FHIR cannot order them (per-1 is then
+        # undecided, which validators reject); both stay that day, as dates
+        start, end = start[:10], end[:10]
     out = {}
     if start:
         out["start"] = start

@@ -115,15 +115,17 @@ def encounter_billing_types(src) -> list[dict]:
 
 @template_global
 def encounter_type(code) -> list[dict]:
-    """Encounter.type: the code without its v3 ActCode codings."""
+    """Encounter.type: the code without its v3 ActCode codings (those are the class), or with
+    them when the code says nothing else ('ambulatory' is the type the source gives)."""
     cc = codeable_concept(code)
     if not cc:
         return []
-    cc["coding"] = [c for c in cc.get("coding", []) if c.get("system") != V3_ACT_CODE
-                    and c.get("system") != "urn:oid:2.16.840.1.113883.1.11.13955"]
-    if not cc["coding"]:
-        del cc["coding"]
-    return [cc] if cc else []
+    kept = [c for c in cc.get("coding", []) if c.get("system") != V3_ACT_CODE
+            and c.get("system") != "urn:oid:2.16.840.1.113883.1.11.13955"]
+    if kept:
+        cc["coding"] = kept
+    return [cc]
+
 
 
 def _has_time(eff) -> bool:

@@ -5,7 +5,7 @@ from .codes import codeable_concept
 from .dates import date, parse_ts
 from .navigation import many, one
 from .registry import template_filter, template_global
-from .status import status_code
+from .status import data_absent, status_code
 from .terminology import concept
 from .text import text
 
@@ -87,6 +87,15 @@ def _detail(value) -> dict:
     return {}
 
 
+def _measure(code) -> dict:
+    """target.measure: the goal's code; unknown (data-absent) when the source codes no measure
+    for its value: FHIR requires a measure beside a detail (gol-1)."""
+    cc = codeable_concept(code)
+    if cc:
+        return cc
+    return {"extension": [data_absent((one(code) or {}).get("nullFlavor") or "UNK")]}
+
+
 @template_global
 def goal_targets(src) -> list[dict]:
     """Goal.target: measure = the goal's code when it carries a value (the value is the target),
@@ -95,17 +104,12 @@ def goal_targets(src) -> list[dict]:
     eff = one(src.get("effectiveTime"))
     due = date(eff.get("high")) if isinstance(eff, dict) else None
     out = []
-    detail = _detail(src.get("value"))
-    if detail:
-        t = {"measure": codeable_concept(src.get("code")), **detail, "dueDate": due}
-        out.append({k: v for k, v in t.items() if v})
     from .navigation import children
-    for comp in children(src, "COMP"):
-        if comp.get("moodCode") != "GOL":
-            continue
-        d = _detail(comp.get("value"))
-        if d:
-            t = {"measure": codeable_concept(comp.get("code")), **d, "dueDate": due}
+    goals = [src] + [c for c in children(src, "COMP") if c.get("moodCode") == "GOL"]
+    for goal in goals:
+        detail = _detail(goal.get("value"))
+        if detail:
+            t = {"measure": _measure(goal.get("code")), **detail, "dueDate": due}
             out.append({k: v for k, v in t.items() if v})
     if not out and due:
         out.append({"dueDate": due})

@@ -166,9 +166,10 @@ def owner_component(src, parents) -> bool:
     social history / functional status observation, a supporting observation, a severity) as a
     component of that Observation (code + value[x]). False when no Observation holds it: the
     caller then makes an Observation of its own."""
-    from .observations import obs_code, obs_value
+    from .observations import obs_code, obs_value, restates
     holder = _annotated(parents)
-    if holder is None or holder is not one(parents) or _ELEMENT_BY_CLASS.get(holder.get("classCode")) != "observation":
+    if holder is None or holder is not one(parents) or _ELEMENT_BY_CLASS.get(holder.get("classCode")) != "observation" \
+            or restates(holder, src):
         return False
     from .codes import codeable_concept
     comp = {"code": obs_code(src), **obs_value(src)}

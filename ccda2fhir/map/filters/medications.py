@@ -217,6 +217,19 @@ def medication_intent(stmt, element=None) -> str:
     return c["code"] if c else "order"
 
 
+# The intents US Core requires a requester for (us-core-21)
+_ORDERS = frozenset({"order", "original-order", "reflex-order", "filler-order", "instance-order"})
+
+
+@template_global
+def requester_or_absent(requester, intent: str):
+    """MedicationRequest.requester (from the author, CF-medications); for an order whose source
+    names no author, data-absent: US Core requires a requester on every order (us-core-21)."""
+    if requester or intent not in _ORDERS:
+        return requester
+    return {"extension": [data_absent("UNK")]}
+
+
 R11_PROBLEM_ACT = "2.16.840.1.113883.10.20.1.27"
 # code systems of 'no immunization / refusal reason' codes (HL7 ActReason, ActNoImmunizationReason VS)
 REFUSAL_SYSTEMS = ("2.16.840.1.113883.5.8", "2.16.840.1.113883.11.19725", "2.16.840.1.113883.1.11.19717")

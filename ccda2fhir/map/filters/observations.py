@@ -22,7 +22,7 @@ from .identifiers import id_key, identifiers
 from .navigation import has_template, many, one, statement_of, template_ids
 from .quantities import number, quantity, ratio
 from .registry import template_filter, template_global
-from .status import status_code
+from .status import data_absent, status_code
 from .terminology import concept
 from .text import text
 
@@ -262,17 +262,20 @@ def value_of(v) -> dict:
 
 
 @template_filter
-def obs_value(src, unknown_as_value: bool = False) -> dict:
+def obs_value(src, unknown_as_value: bool = False, own: bool = False) -> dict:
     """The Observation value[x] of a statement (first value), or its dataAbsentReason.
 
     ``unknown_as_value``: nullFlavor UNK becomes a valueCodeableConcept from the
-    v3 NullFlavor system (CF-social, pregnancy status).
+    v3 NullFlavor system (CF-social, pregnancy status). ``own``: for the Observation made of
+    the statement, which has no value[x] when the statement has several (``extra_values``).
     """
     values = many((src or {}).get("value"))
+    if own and _several_values(src):
+        return {}
     for v in values:
         out = value_of(v)
         if out:
-            return _negate(out) if str((src or {}).get("negationInd", "")).lower() == "true" else out
+            return _negated(src, out)
     first = one(values)
     nf = first.get("nullFlavor") if isinstance(first, dict) else None
     if nf and unknown_as_value and nf == "UNK":
@@ -282,6 +285,14 @@ def obs_value(src, unknown_as_value: bool = False) -> dict:
     if nf:
         return {"dataAbsentReason": _dar(nf)}
     return {}
+
+
+def _negated(src, out: dict) -> dict:
+    return _negate(out) if str((src or {}).get("negationInd", "")).lower() == "true" else out
+
+
+def _several_values(src) -> bool:
+    return len([v for v in many((src or {}).get("value")) if value_of(v)]) > 1
 
 
 def _negate(out: dict) -> dict:
@@ -311,12 +322,13 @@ def _dar(nf) -> dict:
 
 @template_filter
 def extra_values(src) -> list[dict]:
-    """Components for the second and later values of a statement (CDA allows several)."""
-    values = [v for v in many((src or {}).get("value")) if value_of(v)]
-    if len(values) < 2:
+    """A statement with several values (CDA allows it; value[x] holds one): each value is a
+    component with the statement's code, and the Observation has no value[x] (``obs_value(own=
+    true)``): FHIR forbids a component coded like the Observation beside its value (obs-7)."""
+    if not _several_values(src):
         return []
     code = obs_code(src)
-    return [{"code": code, **value_of(v)} for v in values[1:]]
+    return [{"code": code, **_negated(src, value_of(v))} for v in many(src.get("value")) if value_of(v)]
 
 
 # ------------------------------------------------------------------ code, status, dates
@@ -411,6 +423,17 @@ def issued(src) -> str | None:
         if t and (best is None or t > best):
             best = t
     return best
+
+
+@template_filter
+def report_issued(organizer) -> str | None:
+    """DiagnosticReport.issued: the organizer's latest author time, else its results' latest (the
+    report is released when its last result is); None when no author gives a full time."""
+    own = issued(organizer)
+    if own:
+        return own
+    times = [t for t in (issued(s) for _, s in _members(organizer or {})) if t]
+    return max(times) if times else None
 
 
 # ------------------------------------------------------------------ participants
@@ -631,7 +654,8 @@ def nested_components(src, parents=None, members: bool = False) -> list[dict]:
             continue
         if members and assessments.intersection(tids):
             continue
-        if el == "observation" and (not tids or supporting.intersection(tids)):
+        if el == "observation" and (not tids or supporting.intersection(tids)) \
+                and not restates(src, s):
             comp = {"code": obs_code(s), **obs_value(s)}
             if len(comp) == 1:
                 comp["dataAbsentReason"] = _dar("UNK")
@@ -645,6 +669,15 @@ def nested_components(src, parents=None, members: bool = False) -> list[dict]:
             continue
         _dispatch(el, s, [src] + list(many(parents)))
     return out
+
+
+def restates(holder: dict, nested: dict) -> bool:
+    """A nested observation coded like its holder, which has a value of its own: FHIR forbids
+    it as a component (obs-7), so it is an Observation of its own."""
+    if not any(k.startswith("value") for k in obs_value(holder)):
+        return False
+    mine = obs_code(holder).get("coding") or []
+    return any(c in mine for c in obs_code(nested).get("coding") or [])
 
 
 def _members(organizer: dict) -> list[tuple[str, dict]]:
@@ -884,7 +917,7 @@ def generic_code(src) -> dict:
 @template_filter
 def generic_value(src) -> dict:
     """value[x]; a pregnancy status of nullFlavor UNK is the value 'unknown' (CF-social)."""
-    return obs_value(src, unknown_as_value=_is_pregnancy(src))
+    return obs_value(src, unknown_as_value=_is_pregnancy(src), own=True)
 
 
 @template_global
@@ -964,6 +997,18 @@ def generic_effective(src) -> dict:
     from .dates import latest
     t = latest([a.get("time") for a in many((src or {}).get("author")) if isinstance(a, dict)])
     return {"dateTime": t} if t else {}
+
+
+@template_global
+def effective_absent(eff, profile=None) -> dict | None:
+    """_effectiveDateTime data-absent when the source gives no time and the profile claimed
+    requires one (smoking status: US Core allows data-absent then); ``profile`` None: always.
+    Vital signs do not use it: their vs-1 fails on a time without a value, so a vital sign the
+    source gives no time claims no profile."""
+    from ...conform import requires
+    if eff or (profile is not None and not requires(profile, "effective[x]")):
+        return None
+    return {"extension": [data_absent("UNK")]}
 
 
 # ------------------------------------------------------------------ travel history (eICR)

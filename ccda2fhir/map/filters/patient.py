@@ -342,6 +342,9 @@ def header_contacts() -> list[dict]:
     return out
 
 
+_CONTACT_DETAILS = ("name", "telecom", "address", "organization")
+
+
 @template_filter
 def merge_contacts(contacts) -> list[dict]:
     """One Patient.contact per person: contacts with the same name, telecom and address
@@ -349,6 +352,12 @@ def merge_contacts(contacts) -> list[dict]:
     out: list[dict] = []
     for c in many(contacts):
         if not isinstance(c, dict):
+            continue
+        if not any(c.get(k) for k in _CONTACT_DETAILS):
+            from ..conversion import current
+            current().warn("a patient contact whose source gives only its relationship is not mapped: "
+                           "FHIR requires its name, telecom, address or organization (pat-1)",
+                           level="partial")
             continue
         key = {k: v for k, v in c.items() if k != "relationship"}
         for o in out:

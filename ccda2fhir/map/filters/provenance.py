@@ -1,7 +1,7 @@
 """Entry-level Provenance: who authored a statement and when (C-CDA on FHIR 'CDA <-> FHIR Provenance')."""
 from __future__ import annotations
 
-from .composition import recorded
+from .composition import on_behalf_of, recorded
 from .navigation import many, one
 from .participants import author_ref, organization_ref
 from .registry import template_global
@@ -27,10 +27,10 @@ def author_agents(authors) -> list[dict]:
             continue
         agent = {"type": AUTHOR_TYPE, "who": who}
         org = (a.get("assignedAuthor") or {}).get("representedOrganization")
-        if org and not who["reference"].startswith(("Organization/", "Patient/")):
-            on_behalf = organization_ref(org)
-            if on_behalf:
-                agent["onBehalfOf"] = on_behalf
+        on_behalf = on_behalf_of(who, organization_ref(org) if org and not who["reference"].startswith(
+            ("Organization/", "Patient/")) else None)
+        if on_behalf:
+            agent["onBehalfOf"] = on_behalf
         agents.append(agent)
     return agents
 

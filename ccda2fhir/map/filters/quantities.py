@@ -120,12 +120,23 @@ def range_(ivl) -> dict | None:
     if not low and not high and ivl.get("value") is not None:
         q = quantity(ivl)
         low = high = q
+    if low and high and _has_unit(low) != _has_unit(high):
+        # "300 mg to 355.25": the bounds cannot be compared (rng-2), and reading the bare number
+        # in mg would be our guess: the bound without a unit is left out
+        bare = "high" if _has_unit(low) else "low"
+        _warn(f"range {bare} {(high if bare == 'high' else low)['value']} has no unit while the other "
+              f"bound has one; {bare} left out")
+        low, high = (low, None) if bare == "high" else (None, high)
     out = {}
     if low:
         out["low"] = low
     if high:
         out["high"] = high
     return out or None
+
+
+def _has_unit(q: dict) -> bool:
+    return bool(q.get("code") or q.get("unit"))
 
 
 @template_filter
