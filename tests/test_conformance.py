@@ -7,18 +7,13 @@ profiles in its meta.profile. The corpus is split in chunks so that ``pytest -n`
 """
 from __future__ import annotations
 
-from collections import Counter
 
 import pytest
 
 import ccda2fhir
-from ccda2fhir.validate import check_bundle, check_resource
+from ccda2fhir.validate import check_bundle
 from tests.conftest import FIXTURES, corpus_documents, needs_corpus
 
-# Broken today and fixed elsewhere in the team's work: rule -> (the resource type it is on, who
-# fixes it). The assertion stays strict for every other rule, and an entry no corpus document still
-# needs fails test_every_known_exception_is_still_needed.
-KNOWN = {"con-4": ("Condition", "issue 7 §3 (problem status precedence), helper i7s")}
 CHUNKS = 8
 
 FIXTURE_DOCS = sorted(p for p in FIXTURES.rglob("*") if p.suffix.lower() == ".xml"
@@ -45,19 +40,7 @@ def test_corpus_documents_are_valid_and_keep_their_profiles(chunk):
     failures = {}
     for path in docs:
         bundle = convert(path)
-        bad = [str(p) for p in check_bundle(bundle) if p.rule not in KNOWN] if bundle else []
+        bad = [str(p) for p in check_bundle(bundle)] if bundle else []
         if bad:
             failures[str(path)] = bad[:5]
     assert failures == {}
-
-
-@needs_corpus
-def test_every_known_exception_is_still_needed():
-    still = Counter()
-    for path in corpus_documents():
-        bundle = convert(path)
-        for e in (bundle or {}).get("entry", ()):
-            r = e["resource"]
-            if any(r["resourceType"] == rt for rt, _ in KNOWN.values()):
-                still.update(p.rule for p in check_resource(r, checks=["invariants"]) if p.rule in KNOWN)
-    assert set(KNOWN) <= set(still), f"no longer broken anywhere, drop from KNOWN: {set(KNOWN) - set(still)}"
