@@ -218,16 +218,12 @@ def test_convert_time_stays_linear_in_input_size(case):
                                    f"{ratio_small:.0f} -> {ratio_big:.0f} (x{growth:.1f}): superlinear")
 
 
-@pytest.mark.xfail(strict=True, reason="assemble/merge.py derives the canonical form of every list item "
-                   "already merged at each merge: quadratic in the mentions of one participant (same id) "
-                   "whose details differ each time. Left to the owner of merging (issue 7 section 2); "
-                   "when fixed this test passes and the marker goes.")
 def test_merging_many_mentions_of_one_participant_is_linear():
-    from ccda2fhir.assemble.merge import merge
+    from ccda2fhir.assemble.merge import Merger
 
     def mentions(n):
-        practitioner = {"telecom": []}
+        practitioner, merger = {"telecom": []}, Merger()   # one Merger per conversion, as Conversion has
         for i in range(n):
-            merge(practitioner, {"telecom": [{"system": "phone", "value": f"tel:+1-555-{i:07d}"}]})
+            merger.merge(practitioner, {"telecom": [{"system": "phone", "value": f"tel:+1-555-{i:07d}"}]})
     small, big = _cpu(lambda: mentions(300), 2), _cpu(lambda: mentions(300 * GROWTH), 1)
     assert big / small < GROWTH * GROWTH_LIMIT

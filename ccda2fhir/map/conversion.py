@@ -7,7 +7,7 @@ from importlib import resources
 
 from ..assemble import identity as idn
 from ..assemble.ids import canonical, patient_namespace, resource_id
-from ..assemble.merge import merge
+from ..assemble.merge import Merger
 from ..report import Report
 from . import engine
 from .prune import one_per_choice, prune
@@ -83,6 +83,7 @@ class Conversion:
         self._named: dict[tuple, list] = {}       # (type, key) -> [[identity, ref], ...] of shared things
         self._id_only: dict[tuple, str] = {}      # (type, key) -> ref of a mention known by its id alone
         self._alias: dict[str, str] = {}          # ref folded away -> the ref that holds it now
+        self._merger = Merger()
 
     def __enter__(self) -> "Conversion":
         self._token = _CURRENT.set(self)
@@ -237,7 +238,7 @@ class Conversion:
             self._store(res, ref, content)
         elif self._content[ref] != content:
             if rt in MERGE_TYPES or key is None:
-                merge(existing, res)
+                self._merger.merge(existing, res)
                 one_per_choice(existing)  # the two renderings may have filled different choice types
             else:
                 # Two different statements share an identifier (common in test
@@ -251,7 +252,7 @@ class Conversion:
         """Put a resource at ``ref``, or fold it into the one already there."""
         existing = self.resources.get(ref)
         if existing is not None:
-            merge(existing, res, idn.item_matcher(existing["resourceType"]))
+            self._merger.merge(existing, res, idn.item_matcher(existing["resourceType"]))
             one_per_choice(existing)
             return
         rt, rid = ref.split("/", 1)
@@ -304,6 +305,7 @@ class Conversion:
             self._alias.update(folded)
             for res in self.resources.values():
                 _retarget(res, folded)
+            self._merger = Merger()   # lists changed in place: what it remembers of them is stale
             folded = self._same_after_retarget()
 
     def _same_after_retarget(self) -> dict:
