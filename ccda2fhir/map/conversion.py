@@ -74,6 +74,10 @@ class Conversion:
         self._made_from: dict[int, dict] = {}     # id(statement) -> Reference of the resource made of it
         self._on_made: dict[int, list] = {}       # id(statement) -> callbacks waiting for that resource
         self._accounted: set[int] = set()         # id(statement) of those folded or reported already
+        # What is keyed by id() above lives as long as the conversion: a filter's temporary dict
+        # (a payer's organization) freed after its emit could otherwise hand its id to the next
+        # one, which would then be taken for it (memo hit, 'already made').
+        self._alive: list = []
 
     def __enter__(self) -> "Conversion":
         self._token = _CURRENT.set(self)
@@ -99,6 +103,7 @@ class Conversion:
             return dict(ref) if ref else None
         ref = self._render_and_add(template, variables)
         self._memo[memo_key] = ref
+        self._alive.append(variables)
         return dict(ref) if ref else None
 
     def emit_after(self, template: str, back: str, **variables) -> None:
@@ -173,6 +178,7 @@ class Conversion:
         another resource (labels, a status), or reported with its own reason. The dispatcher
         then does not report it again as an entry nothing maps."""
         self._accounted.add(id(stmt))
+        self._alive.append(stmt)
 
     def accounted(self, stmt: dict) -> bool:
         return id(stmt) in self._accounted
@@ -193,6 +199,7 @@ class Conversion:
             fn(self.resources[ref["reference"]])
         else:
             self._on_made.setdefault(id(stmt), []).append(fn)
+            self._alive.append(stmt)
 
     def _provenance(self, authors, ref: dict) -> None:
         """A Provenance for a statement's authors (IG: author -> Provenance), when they say when:
