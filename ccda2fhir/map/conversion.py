@@ -9,7 +9,7 @@ from ..assemble.ids import canonical, resource_id
 from ..assemble.merge import merge
 from ..report import Report
 from . import engine
-from .prune import one_per_choice, prune
+from .prune import one_per_choice
 
 _CURRENT: ContextVar["Conversion"] = ContextVar("ccda2fhir_conversion")
 
@@ -116,10 +116,10 @@ class Conversion:
     def _render_and_add(self, template: str, variables: dict) -> dict | None:
         self._after.append([])
         try:
-            res = engine.render(template, variables)
+            key, res = engine.build(template, variables)
         finally:
             pending = self._after.pop()
-        ref = self._finish(template, variables, res)
+        ref = self._finish(template, variables, res, key)
         for child, back, child_vars in pending:
             if ref is None:
                 self.warn(f"{child.split('/')[-1]} not made: the resource it belongs to was not made",
@@ -128,9 +128,8 @@ class Conversion:
                 self.emit(child, **{**child_vars, back: ref})
         return ref
 
-    def _finish(self, template: str, variables: dict, res: dict) -> dict | None:
-        key = res.pop("$key", None)
-        res = prune(res)
+    def _finish(self, template: str, variables: dict, res: dict | None, key=None) -> dict | None:
+        """Add a built (pruned) resource, keyed by ``key`` (its ``$key``), unless FHIR would reject it."""
         if not res or len(res) <= 1 or "resourceType" not in res:
             return None
         # a primitive given only as its extension (_date with data-absent-reason) is present
