@@ -31,6 +31,7 @@ def _required() -> dict:
 
 
 REQUIRED = _required()
+_NOT_YET = object()
 
 
 def _identity(value):
@@ -45,6 +46,25 @@ def _identity(value):
     except TypeError:
         return ("obj", id(value))
     return ("val", value)
+
+
+def _memo_key(template: str, variables: dict) -> tuple:
+    """(template, name, identity, name, identity, ...) in name order: two keys are equal exactly
+    when the templates and the (name, _identity(value)) pairs are (the common types inline)."""
+    key = [template]
+    for name in sorted(variables):
+        value = variables[name]
+        t = type(value)
+        if t is dict:
+            ref = value.get("reference") if len(value) == 1 else None
+            ident = ("ref", ref) if isinstance(ref, str) else ("obj", id(value))
+        elif t is str or value is None:
+            ident = ("val", value)
+        else:
+            ident = _identity(value)
+        key.append(name)
+        key.append(ident)
+    return tuple(key)
 
 
 def current() -> "Conversion":
@@ -93,13 +113,15 @@ class Conversion:
         without a key the resource is keyed by its content. Returns None when the
         template produced nothing worth a resource.
         """
-        variables.setdefault("section", self.section)
-        variables.setdefault("patient", self.patient)
+        if "section" not in variables:
+            variables["section"] = self.section
+        if "patient" not in variables:
+            variables["patient"] = self.patient
         # The document does not change while it converts, so the same template over the same
         # objects renders the same resource: a practitioner named on thirty entries renders once.
-        memo_key = (template,) + tuple(sorted((k, _identity(v)) for k, v in variables.items()))
-        if memo_key in self._memo:
-            ref = self._memo[memo_key]
+        memo_key = _memo_key(template, variables)
+        ref = self._memo.get(memo_key, _NOT_YET)
+        if ref is not _NOT_YET:
             return dict(ref) if ref else None
         ref = self._render_and_add(template, variables)
         self._memo[memo_key] = ref

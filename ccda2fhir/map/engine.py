@@ -148,10 +148,10 @@ def templates() -> Templates:
     """The templates of this process."""
     try:
         from .. import _templates  # type: ignore[attr-defined]  # built by setup.py
-        made = dict(_templates.TEMPLATES)
     except ImportError:
-        made = {}
-    return Templates(environment(), made)
+        return Templates(environment())
+    from .ahead_of_time import usable
+    return Templates(environment(), usable(_templates))
 
 
 def render(template: str, variables: dict) -> dict:

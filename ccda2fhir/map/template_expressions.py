@@ -108,7 +108,10 @@ class Expressions:
     def x_Getattr(self, node) -> str:
         obj = self(node.node)
         if fast_attribute(node.attr):
-            return f"ga({obj}, {node.attr!r})"
+            # a plain dict holding the key (nearly always): the item, inline; else runtime.getattr
+            self.names.counter += 1
+            t, key = f"_g{self.names.counter}", repr(node.attr)
+            return f"({t}[{key}] if type({t} := {obj}) is dict and {key} in {t} else ga({t}, {key}))"
         return f"R.env.getattr({obj}, {node.attr!r})"
 
     def x_Getitem(self, node) -> str:

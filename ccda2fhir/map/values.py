@@ -103,6 +103,12 @@ def _clean(v, depth: int):
         for k, x in v.items():
             if type(k) is not str or not (k.isascii() or _utf8(k)):
                 raise _TextWay
+            if type(x) is str:          # most leaves: no call
+                if not x.isascii():
+                    _utf8(x)
+                if x.strip():
+                    out[k] = x
+                continue
             x = _clean(x, depth + 1)
             if x is None:
                 continue
