@@ -1,19 +1,86 @@
-"""Build: the Cython walker (ext/walker.pyx -> ccda2fhir._walker) and the templates as package data.
+"""Build: the Cython walker, the built-in templates compiled ahead of time, Cython twins of the
+hottest pure-Python modules, and the templates as package data.
 
-The extension is optional: where no C compiler is available the install still
-succeeds and ccda2fhir runs on its pure-Python walker (ccda2fhir.compiled is False).
+- ext/walker.pyx -> ccda2fhir._walker (the walk of the parsed document).
+- templates/ -> ccda2fhir/_templates.py: every template as the Python the template compiler
+  writes for it (ccda2fhir.map.ahead_of_time), so no template is compiled at run time. With
+  CCDA2FHIR_CYTHON_TEMPLATES=1 it is also compiled with Cython (measured: no faster, minutes
+  longer to build; see benchmarks/README.md).
+- ccda2fhir._twins.TWINS -> <module>.<source sha1>.<ext suffix> next to each module, used only
+  while the module's source is the one it was built from (ccda2fhir/_twins.py).
+
+Every extension is optional: without a C compiler or Cython the install still succeeds and
+ccda2fhir runs on pure Python (ccda2fhir.compiled is False for the walker).
 """
-from setuptools import Extension, setup
+import os
+import sys
+from pathlib import Path
 
-try:
-    from Cython.Build import cythonize
-    ext_modules = cythonize(
-        [Extension("ccda2fhir._walker", ["ext/walker.pyx"], optional=True)],
-        compiler_directives={"language_level": "3", "boundscheck": False, "wraparound": False},
-        quiet=True,
-    )
-except ImportError:  # Cython missing: pure-Python walker only
-    ext_modules = []
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+
+
+def _templates_module() -> bool:
+    """Write ccda2fhir/_templates.py from templates/ (needs Jinja2, orjson and lxml importable)."""
+    try:
+        from ccda2fhir.map.ahead_of_time import generate
+        code = generate(ROOT / "templates")
+    except Exception as exc:  # noqa: BLE001 - the templates are then compiled at first use
+        print(f"ccda2fhir: templates not compiled ahead of time ({type(exc).__name__}: {exc})")
+        return False
+    target = ROOT / "ccda2fhir" / "_templates.py"
+    if not target.exists() or target.read_text() != code:
+        target.write_text(code)
+    return True
+
+
+def _twins() -> dict:
+    """Module -> the hash its twin is named by; ccda2fhir/_twins.py read alone (no package imports)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("_ccda2fhir_twins", ROOT / "ccda2fhir" / "_twins.py")
+    twins = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(twins)
+    return {m: twins.source_hash(twins.source_of(m).read_bytes()) for m in twins.TWINS}
+
+
+class BuildExt(build_ext):
+    """Names each twin <module>.<source sha1><suffix>, the only name ccda2fhir/_twins.py loads."""
+
+    def get_ext_filename(self, fullname):
+        name = super().get_ext_filename(fullname)
+        hashes = {m.rpartition(".")[2]: h for m, h in _twins().items()}
+        last = fullname.rpartition(".")[2]
+        if last in hashes and fullname in ({last} | {m for m in _twins() if m.endswith("." + last)}):
+            stem, dot, suffix = os.path.basename(name).partition(".")
+            return os.path.join(os.path.dirname(name), f"{stem}.{hashes[last]}.{suffix}")
+        return name
+
+
+def _extensions() -> list:
+    templates = _templates_module()
+    try:
+        from Cython.Build import cythonize
+    except ImportError:  # Cython missing: pure Python only
+        return []
+    directives = {"language_level": "3", "boundscheck": False, "wraparound": False}
+    exts = [Extension("ccda2fhir._walker", ["ext/walker.pyx"], optional=True)]
+    if templates and os.environ.get("CCDA2FHIR_CYTHON_TEMPLATES"):
+        exts.append(Extension("ccda2fhir._templates", ["ccda2fhir/_templates.py"], optional=True))
+    try:
+        twins = _twins()
+    except Exception as exc:  # noqa: BLE001
+        print(f"ccda2fhir: no compiled twins ({type(exc).__name__}: {exc})")
+        twins = {}
+    exts += [Extension(m, [f"{m.replace('.', '/')}.py"], optional=True) for m in twins]
+    # Twins keep Python's semantics exactly (bounds checks, negative indices): same output.
+    twin_directives = {"language_level": "3"}
+    return (cythonize(exts[:1], compiler_directives=directives, quiet=True, build_dir="build/cython")
+            + cythonize(exts[1:], compiler_directives=twin_directives, quiet=True,
+                        build_dir="build/cython"))
+
 
 setup(
     packages=["ccda2fhir", "ccda2fhir.walk", "ccda2fhir.map", "ccda2fhir.map.filters",
@@ -21,5 +88,6 @@ setup(
     package_dir={"ccda2fhir.templates": "templates"},
     package_data={"ccda2fhir.data": ["*.json", "valuemaps/*.json"],
                   "ccda2fhir.templates": ["*/*.j2", "routes/*.toml", "README.md"]},
-    ext_modules=ext_modules,
+    ext_modules=_extensions(),
+    cmdclass={"build_ext": BuildExt},
 )

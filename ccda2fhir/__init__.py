@@ -1,7 +1,11 @@
 """ccda2fhir: HL7 C-CDA documents to FHIR R4 batch Bundles, deterministic and schema-valid."""
 from __future__ import annotations
 
-from .convert import convert, convert_to_json, convert_with_report
+from . import _twins
+
+_twins.install()  # before any module that has a compiled twin is imported
+
+from .convert import convert, convert_to_json, convert_with_report  # noqa: E402
 from .errors import ConversionError, InputTooLargeError, InvalidXMLError, NotCCDAError
 from .report import Issue, Report
 from .walk import compiled

@@ -68,5 +68,8 @@ def convert_many(inputs: Iterable[str | Path], out_dir: str | Path, *, patient_i
     if jobs == 1 or len(work) < 2:
         yield from map(_one, work)
         return
+    # The first document is converted here, before the workers start: forked workers then share
+    # its warm state (templates bound, vocabularies loaded) instead of each building it again.
+    yield _one(work[0])
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        yield from pool.map(_one, work, chunksize=4)
+        yield from pool.map(_one, work[1:], chunksize=4)

@@ -1,0 +1,77 @@
+"""Compiled twins of some of ccda2fhir's own modules, used only while their source is unchanged.
+
+setup.py compiles a few hot pure-Python modules with Cython (``TWINS``) and names each build
+after the SHA-1 of the source it was made from, next to it: ``values.py`` -> ``values.<sha1[:16]>
+.cpython-311-x86_64-linux-gnu.so`` (a name the ordinary import system never looks for).
+The finder installed here (first on sys.meta_path, by ccda2fhir/__init__.py) loads a module's
+twin only when one exists for the source as it is now; otherwise the ``.py`` is imported as
+usual. A module edited after the build is never shadowed by a stale compiled copy, and nothing
+needs rebuilding for the code to stay correct (only to stay fast).
+
+CCDA2FHIR_PURE=1 in the environment turns all twins off (the pure-Python twin tests use it).
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.machinery
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+# The modules setup.py compiles: where a pure-Python call costs the most per document.
+TWINS = ("ccda2fhir.map.values", "ccda2fhir.map.conversion", "ccda2fhir.map.filters.navigation",
+         "ccda2fhir.map.filters.dates", "ccda2fhir.map.filters.codes",
+         "ccda2fhir.map.filters.identifiers", "ccda2fhir.assemble.ids")
+PACKAGE = Path(__file__).resolve().parent
+
+
+def source_of(module: str) -> Path:
+    """The .py file of one of our modules."""
+    return PACKAGE.parent.joinpath(*module.split(".")).with_suffix(".py")
+
+
+def source_hash(source: bytes) -> str:
+    """What names the twin built from this source."""
+    return hashlib.sha1(source).hexdigest()[:16]
+
+
+class _FreshTwins:
+    """Finds the compiled twin of a TWINS module when one was built from its current source."""
+
+    def __init__(self) -> None:
+        self.loaded: dict[str, str] = {}    # module -> twin path, for what was imported compiled
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in TWINS:
+            return None
+        source = source_of(fullname)
+        try:
+            text = source.read_bytes()
+        except OSError:
+            return None
+        stem = source.with_suffix(f".{source_hash(text)}")
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            twin = stem.with_name(stem.name + suffix)
+            if twin.is_file():
+                loader = importlib.machinery.ExtensionFileLoader(fullname, str(twin))
+                self.loaded[fullname] = str(twin)
+                return importlib.util.spec_from_file_location(fullname, str(twin), loader=loader)
+        # no fresh twin: the source (even if an older build sits next to it under the plain name)
+        loader = importlib.machinery.SourceFileLoader(fullname, str(source))
+        return importlib.util.spec_from_file_location(fullname, str(source), loader=loader)
+
+
+FINDER = _FreshTwins()
+
+
+def install() -> None:
+    """Put the finder first on sys.meta_path (once), unless CCDA2FHIR_PURE is set."""
+    if os.environ.get("CCDA2FHIR_PURE") or any(isinstance(f, _FreshTwins) for f in sys.meta_path):
+        return
+    sys.meta_path.insert(0, FINDER)
+
+
+def compiled_modules() -> dict[str, str]:
+    """The modules of TWINS imported compiled in this process, and from which file."""
+    return dict(FINDER.loaded)
