@@ -58,6 +58,16 @@ class BuildExt(build_ext):
             return os.path.join(os.path.dirname(name), f"{stem}.{hashes[last]}.{suffix}")
         return name
 
+    def run(self):
+        super().run()
+        # twins of older sources are never loaded again: remove those in the source tree
+        for module, current in _twins().items():
+            source = ROOT.joinpath(*module.split(".")).with_suffix(".py")
+            for old in source.parent.glob(f"{source.stem}.*.*"):
+                middle = old.name.split(".")[1]
+                if len(middle) == 16 and middle != current and old.suffix in (".so", ".pyd"):
+                    old.unlink()
+
 
 def _extensions() -> list:
     templates = _templates_module()
