@@ -20,14 +20,20 @@ import sys
 from pathlib import Path
 
 # The modules setup.py compiles: where a pure-Python call costs the most per document.
-TWINS = ("ccda2fhir.map.values", "ccda2fhir.map.conversion", "ccda2fhir.assemble.ids",
+TWINS = ("ccda2fhir.map.values", "ccda2fhir.map.conversion", "ccda2fhir.map.runtime",
+         "ccda2fhir.map.dispatch", "ccda2fhir.map.prune", "ccda2fhir.assemble.ids",
+         "ccda2fhir.assemble.merge",
          # the datatype filters every template uses
          "ccda2fhir.map.filters.navigation", "ccda2fhir.map.filters.dates",
          "ccda2fhir.map.filters.codes", "ccda2fhir.map.filters.identifiers",
          "ccda2fhir.map.filters.terminology", "ccda2fhir.map.filters.names",
          "ccda2fhir.map.filters.addresses", "ccda2fhir.map.filters.telecoms",
          "ccda2fhir.map.filters.quantities", "ccda2fhir.map.filters.text",
-         "ccda2fhir.map.filters.participants")
+         "ccda2fhir.map.filters.participants",
+         # the domain filters that cost the most per document
+         "ccda2fhir.map.filters.observations", "ccda2fhir.map.filters.conditions",
+         "ccda2fhir.map.filters.composition", "ccda2fhir.map.filters.provenance",
+         "ccda2fhir.map.filters.plans")
 PACKAGE = Path(__file__).resolve().parent
 
 

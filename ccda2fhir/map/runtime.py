@@ -45,14 +45,14 @@ class Runtime:
         return out
 
     def getattr(self, obj, name: str):
-        """``obj.name`` for a name no dict or Undefined has as an attribute (the compiler checks)."""
+        """``obj.name`` for a name no dict, None or Undefined has as an attribute (the compiler
+        checks): the item of a dict, else an undefined naming what was missing."""
         if type(obj) is dict:
-            try:
-                return obj[name]
-            except KeyError:
-                return self.undefined(obj=obj, name=name)
+            return obj[name] if name in obj else self.undefined(obj=obj, name=name)
         if type(obj) is ChainableUndefined:
             return obj
+        if obj is None:
+            return self.undefined(obj=None, name=name)
         return self.env.getattr(obj, name)
 
     def call(self, fn, *args, **kwargs):

@@ -24,9 +24,9 @@ _COMPARE = {"eq": "==", "ne": "!=", "gt": ">", "gteq": ">=", "lt": "<", "lteq": 
 
 
 def fast_attribute(name: str) -> bool:
-    """``obj.name`` may skip Jinja's attribute-then-item lookup: no dict or Undefined has it."""
+    """``obj.name`` may skip Jinja's attribute-then-item lookup: no dict, None or Undefined has it."""
     return (name.isidentifier() and not name.startswith("__") and not hasattr(dict, name)
-            and not hasattr(ChainableUndefined, name))
+            and not hasattr(ChainableUndefined, name) and not hasattr(None, name))
 
 
 def literal(value) -> str:
