@@ -161,20 +161,23 @@ def medplum(rounds: int = 15, per_round: int = 3) -> Figure:
                   f"(Medplum {statistics.median(theirs) * 1e3:.1f} ms, ccda2fhir {statistics.median(ours) * 1e3:.1f} ms)")
 
 
-def batch_scaling(corpus: Path = CORPUS) -> Figure:
-    """Wall time of `ccda2fhir convert CORPUS --jobs 1` over `--jobs 2`."""
+def batch_scaling(corpus: Path = CORPUS, rounds: int = 2) -> Figure:
+    """Wall time of `ccda2fhir convert CORPUS --jobs 1` over `--jobs 2`, each the best of
+    ``rounds`` runs taken in turn (a second core busy with other work makes any one run slow)."""
     name = "batch: --jobs 1 time / --jobs 2 time"
     if not corpus.is_dir():
         return Figure(name, None, "x", ">= 1.8", None, f"skipped: no corpus at {corpus}")
-    wall = {}
-    for jobs in (1, 2):
-        with tempfile.TemporaryDirectory() as out:
-            t = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "ccda2fhir", "convert", str(corpus), "-o", out,
-                            "--jobs", str(jobs)], capture_output=True, check=False)
-            wall[jobs] = time.perf_counter() - t
+    wall: dict[int, float] = {}
+    for _ in range(rounds):
+        for jobs in (1, 2):
+            with tempfile.TemporaryDirectory() as out:
+                t = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "ccda2fhir", "convert", str(corpus), "-o", out,
+                                "--jobs", str(jobs)], capture_output=True, check=False,
+                               cwd=tempfile.gettempdir())
+                wall[jobs] = min(wall.get(jobs, float("inf")), time.perf_counter() - t)
     r = wall[1] / wall[2]
-    return Figure(name, r, "x", ">= 1.8", r >= 1.8, f"({wall[1]:.1f} s / {wall[2]:.1f} s)")
+    return Figure(name, r, "x", ">= 1.8", r >= 1.8, f"({wall[1]:.1f} s / {wall[2]:.1f} s, best of {rounds})")
 
 
 def all_figures(quick: bool = False, skip: set = frozenset()) -> list[Figure]:

@@ -34,6 +34,8 @@ def test_resource_id_is_uuid3_of_type_and_key():
 def test_resource_id_is_uuid3_for_any_key(resource_type, key):
     """resource_id computes the digest itself (no uuid objects): the same value as uuid.uuid3."""
     assert resource_id(resource_type, key) == str(uuid.uuid3(NAMESPACE, f"{resource_type}|{key}"))
+    other = uuid.uuid3(NAMESPACE, f"Patient|{key}")
+    assert resource_id(resource_type, key, other) == str(uuid.uuid3(other, f"{resource_type}|{key}"))
 
 
 def test_canonical_content_key_ignores_key_order():

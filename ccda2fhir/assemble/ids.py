@@ -27,10 +27,11 @@ _NAMESPACE_BYTES = NAMESPACE.bytes
 _VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
 
 
-def resource_id(resource_type: str, key: str) -> str:
-    """The id of a resource of this type with this key: str(uuid.uuid3(NAMESPACE, "<type>|<key>")),
+def resource_id(resource_type: str, key: str, namespace: uuid.UUID = NAMESPACE) -> str:
+    """The id of a resource of this type with this key: str(uuid.uuid3(namespace, "<type>|<key>")),
     made from the MD5 digest directly (the uuid module's objects cost more than the hash)."""
-    h = md5(_NAMESPACE_BYTES + f"{resource_type}|{key}".encode("utf-8"), usedforsecurity=False).hexdigest()
+    ns = _NAMESPACE_BYTES if namespace is NAMESPACE else namespace.bytes
+    h = md5(ns + f"{resource_type}|{key}".encode("utf-8"), usedforsecurity=False).hexdigest()
     return f"{h[:8]}-{h[8:12]}-3{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
