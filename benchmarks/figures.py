@@ -25,7 +25,7 @@ from pathlib import Path
 from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from inputs import CORPUS, ROOT, ccd_path  # noqa: E402
+from inputs import CORPUS, ccd_path  # noqa: E402
 
 MEDPLUM_VERSION = "5.1.10"
 MEDPLUM_DIR = Path(os.environ.get("CCDA2FHIR_BENCH_CACHE", Path.home() / ".cache" / "ccda2fhir-bench"))

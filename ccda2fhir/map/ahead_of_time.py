@@ -11,14 +11,14 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from . import runtime, template_compiler, template_expressions, values
+from . import runtime, template_compiler, template_expressions, template_skeleton, values
 from .engine import SUFFIX, environment, source_hash, templates_dir
 
 
 def compiler_hash() -> str:
     """What the generated code depends on besides the templates: the compiler and its runtime."""
     h = hashlib.sha1()
-    for module in (template_compiler, template_expressions, runtime, values):
+    for module in (template_compiler, template_skeleton, template_expressions, runtime, values):
         h.update((Path(module.__file__).parent / f"{module.__name__.rpartition('.')[2]}.py").read_bytes())
     return h.hexdigest()
 
