@@ -6,8 +6,9 @@ hottest pure-Python modules, and the templates as package data.
   writes for it (ccda2fhir.map.ahead_of_time), so no template is compiled at run time. With
   CCDA2FHIR_CYTHON_TEMPLATES=1 it is also compiled with Cython (measured: no faster, minutes
   longer to build; see benchmarks/README.md).
-- ccda2fhir._twins.TWINS -> <module>.<source sha1>.<ext suffix> next to each module, used only
-  while the module's source is the one it was built from (ccda2fhir/_twins.py).
+- ccda2fhir._twins.TWINS (the engine's hot modules and every filter module) -> <module>.<source
+  sha1>.<ext suffix> next to each, used only while the module's source is the one it was built
+  from (ccda2fhir/_twins.py).
 
 Every extension is optional: without a C compiler or Cython the install still succeeds and
 ccda2fhir runs on pure Python (ccda2fhir.compiled is False for the walker).
@@ -43,7 +44,7 @@ def _twins() -> dict:
     spec = importlib.util.spec_from_file_location("_ccda2fhir_twins", ROOT / "ccda2fhir" / "_twins.py")
     twins = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(twins)
-    return {m: twins.source_hash(twins.source_of(m).read_bytes()) for m in twins.TWINS}
+    return {m: twins.source_hash(twins.source_of(m).read_bytes()) for m in sorted(twins.TWINS)}
 
 
 class BuildExt(build_ext):
@@ -51,12 +52,23 @@ class BuildExt(build_ext):
 
     def get_ext_filename(self, fullname):
         name = super().get_ext_filename(fullname)
-        hashes = {m.rpartition(".")[2]: h for m, h in _twins().items()}
-        last = fullname.rpartition(".")[2]
-        if last in hashes and fullname in ({last} | {m for m in _twins() if m.endswith("." + last)}):
-            stem, dot, suffix = os.path.basename(name).partition(".")
-            return os.path.join(os.path.dirname(name), f"{stem}.{hashes[last]}.{suffix}")
-        return name
+        digest = _twins().get(fullname)
+        if digest is None:
+            return name
+        stem, _, suffix = os.path.basename(name).partition(".")
+        return os.path.join(os.path.dirname(name), f"{stem}.{digest}.{suffix}")
+
+    def get_ext_fullpath(self, ext_name):
+        # distutils would ask get_ext_filename for the last name only: a twin needs its full name
+        fullname = self.get_ext_fullname(ext_name)
+        if fullname not in _twins():
+            return super().get_ext_fullpath(ext_name)
+        filename = self.get_ext_filename(fullname)
+        if not self.inplace:
+            return os.path.join(self.build_lib, filename)
+        package = fullname.rpartition(".")[0]
+        package_dir = os.path.abspath(self.get_finalized_command("build_py").get_package_dir(package))
+        return os.path.join(package_dir, os.path.basename(filename))
 
     def run(self):
         super().run()

@@ -1,6 +1,6 @@
 """Compiled twins of some of ccda2fhir's own modules, used only while their source is unchanged.
 
-setup.py compiles a few hot pure-Python modules with Cython (``TWINS``) and names each build
+setup.py compiles the hot pure-Python modules with Cython (``TWINS``) and names each build
 after the SHA-1 of the source it was made from, next to it: ``values.py`` -> ``values.<sha1[:16]>
 .cpython-311-x86_64-linux-gnu.so`` (a name the ordinary import system never looks for).
 The finder installed here (first on sys.meta_path, by ccda2fhir/__init__.py) loads a module's
@@ -19,22 +19,14 @@ import os
 import sys
 from pathlib import Path
 
-# The modules setup.py compiles: where a pure-Python call costs the most per document.
-TWINS = ("ccda2fhir.map.values", "ccda2fhir.map.conversion", "ccda2fhir.map.runtime",
-         "ccda2fhir.map.dispatch", "ccda2fhir.map.prune", "ccda2fhir.assemble.ids",
-         "ccda2fhir.assemble.merge",
-         # the datatype filters every template uses
-         "ccda2fhir.map.filters.navigation", "ccda2fhir.map.filters.dates",
-         "ccda2fhir.map.filters.codes", "ccda2fhir.map.filters.identifiers",
-         "ccda2fhir.map.filters.terminology", "ccda2fhir.map.filters.names",
-         "ccda2fhir.map.filters.addresses", "ccda2fhir.map.filters.telecoms",
-         "ccda2fhir.map.filters.quantities", "ccda2fhir.map.filters.text",
-         "ccda2fhir.map.filters.participants",
-         # the domain filters that cost the most per document
-         "ccda2fhir.map.filters.observations", "ccda2fhir.map.filters.conditions",
-         "ccda2fhir.map.filters.composition", "ccda2fhir.map.filters.provenance",
-         "ccda2fhir.map.filters.plans")
 PACKAGE = Path(__file__).resolve().parent
+# The modules setup.py compiles: the engine's per-resource work, and every filter module (a new
+# one, or one split in two, is compiled without being listed here).
+ENGINE = ("ccda2fhir.map.values", "ccda2fhir.map.conversion", "ccda2fhir.map.runtime",
+          "ccda2fhir.map.dispatch", "ccda2fhir.map.prune", "ccda2fhir.assemble.ids",
+          "ccda2fhir.assemble.merge")
+TWINS = frozenset(ENGINE + tuple(f"ccda2fhir.map.filters.{p.stem}"
+                                 for p in (PACKAGE / "map" / "filters").glob("[a-z]*.py")))
 
 
 def source_of(module: str) -> Path:
