@@ -96,7 +96,10 @@ def _extensions() -> list:
     except Exception as exc:  # noqa: BLE001
         print(f"ccda2fhir: no compiled twins ({type(exc).__name__}: {exc})")
         twins = {}
-    exts += [Extension(m, [f"{m.replace('.', '/')}.py"], optional=True) for m in twins]
+    # no debug symbols in the twins: they would triple the wheel's size
+    small = [] if sys.platform == "win32" else ["-g0"]
+    exts += [Extension(m, [f"{m.replace('.', '/')}.py"], optional=True, extra_compile_args=small)
+             for m in twins]
     # Twins keep Python's semantics exactly (bounds checks, negative indices): same output.
     twin_directives = {"language_level": "3"}
     return (cythonize(exts[:1], compiler_directives=directives, quiet=True, build_dir="build/cython")
