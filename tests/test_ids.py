@@ -8,6 +8,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ccda2fhir
 from ccda2fhir.assemble.ids import NAMESPACE, canonical, ii_key, resource_id
@@ -25,6 +27,15 @@ def test_resource_id_is_uuid3_of_type_and_key():
     # fixed forever: changing the namespace would change every id ever produced
     assert rid == "abd30e89-25b4-3023-907d-c386e903121d"
     assert str(NAMESPACE) == "8b6f3c2e-2d1a-5c4e-9f7a-0c2da2f1e0a1"
+
+
+@settings(max_examples=500, deadline=None, derandomize=True)
+@given(st.sampled_from(["Condition", "Patient", "Practitioner"]), st.text())
+def test_resource_id_is_uuid3_for_any_key(resource_type, key):
+    """resource_id computes the digest itself (no uuid objects): the same value as uuid.uuid3."""
+    assert resource_id(resource_type, key) == str(uuid.uuid3(NAMESPACE, f"{resource_type}|{key}"))
+    other = uuid.uuid3(NAMESPACE, f"Patient|{key}")
+    assert resource_id(resource_type, key, other) == str(uuid.uuid3(other, f"{resource_type}|{key}"))
 
 
 def test_canonical_content_key_ignores_key_order():

@@ -10,7 +10,7 @@ from ..assemble.ids import canonical, patient_namespace, resource_id
 from ..assemble.merge import Merger
 from ..report import Report
 from . import engine
-from .prune import one_per_choice, prune
+from .prune import one_per_choice
 
 _CURRENT: ContextVar["Conversion"] = ContextVar("ccda2fhir_conversion")
 
@@ -36,6 +36,7 @@ def _required() -> dict:
 
 
 REQUIRED = _required()
+_NOT_YET = object()
 
 
 def _identity(value):
@@ -50,6 +51,25 @@ def _identity(value):
     except TypeError:
         return ("obj", id(value))
     return ("val", value)
+
+
+def _memo_key(template: str, variables: dict) -> tuple:
+    """(template, name, identity, name, identity, ...) in name order: two keys are equal exactly
+    when the templates and the (name, _identity(value)) pairs are (the common types inline)."""
+    key = [template]
+    for name in sorted(variables):
+        value = variables[name]
+        t = type(value)
+        if t is dict:
+            ref = value.get("reference") if len(value) == 1 else None
+            ident = ("ref", ref) if isinstance(ref, str) else ("obj", id(value))
+        elif t is str or value is None:
+            ident = ("val", value)
+        else:
+            ident = _identity(value)
+        key.append(name)
+        key.append(ident)
+    return tuple(key)
 
 
 def current() -> "Conversion":
@@ -84,6 +104,10 @@ class Conversion:
         self._id_only: dict[tuple, str] = {}      # (type, key) -> ref of a mention known by its id alone
         self._alias: dict[str, str] = {}          # ref folded away -> the ref that holds it now
         self._merger = Merger()
+        # What is keyed by id() above lives as long as the conversion: a filter's temporary dict
+        # (a payer's organization) freed after its emit could otherwise hand its id to the next
+        # one, which would then be taken for it (memo hit, 'already made').
+        self._alive: list = []
 
     def __enter__(self) -> "Conversion":
         self._token = _CURRENT.set(self)
@@ -99,18 +123,21 @@ class Conversion:
         without a key the resource is keyed by its content. Returns None when the
         template produced nothing worth a resource.
         """
-        variables.setdefault("section", self.section)
-        variables.setdefault("patient", self.patient)
+        if "section" not in variables:
+            variables["section"] = self.section
+        if "patient" not in variables:
+            variables["patient"] = self.patient
         # The document does not change while it converts, so the same template over the same
         # objects renders the same resource: a practitioner named on thirty entries renders once.
-        memo_key = (template,) + tuple(sorted((k, _identity(v)) for k, v in variables.items()))
-        if memo_key in self._memo:
-            ref = self._memo[memo_key]
+        memo_key = _memo_key(template, variables)
+        ref = self._memo.get(memo_key, _NOT_YET)
+        if ref is not _NOT_YET:
             if ref and ref["reference"] in self._alias:
                 ref = {"reference": self._alias[ref["reference"]]}
             return dict(ref) if ref else None
         ref = self._render_and_add(template, variables)
         self._memo[memo_key] = ref
+        self._alive.append(variables)
         return dict(ref) if ref else None
 
     def emit_after(self, template: str, back: str, **variables) -> None:
@@ -123,10 +150,10 @@ class Conversion:
     def _render_and_add(self, template: str, variables: dict) -> dict | None:
         self._after.append([])
         try:
-            res = engine.render(template, variables)
+            key, res = engine.build(template, variables)
         finally:
             pending = self._after.pop()
-        ref = self._finish(template, variables, res)
+        ref = self._finish(template, variables, res, key)
         for child, back, child_vars in pending:
             if ref is None:
                 self.warn(f"{child.split('/')[-1]} not made: the resource it belongs to was not made",
@@ -135,9 +162,8 @@ class Conversion:
                 self.emit(child, **{**child_vars, back: ref})
         return ref
 
-    def _finish(self, template: str, variables: dict, res: dict) -> dict | None:
-        key = res.pop("$key", None)
-        res = prune(res)
+    def _finish(self, template: str, variables: dict, res: dict | None, key=None) -> dict | None:
+        """Add a built (pruned) resource, keyed by ``key`` (its ``$key``), unless FHIR would reject it."""
         if not res or len(res) <= 1 or "resourceType" not in res:
             return None
         # a primitive given only as its extension (_date with data-absent-reason) is present
@@ -185,6 +211,7 @@ class Conversion:
         another resource (labels, a status), or reported with its own reason. The dispatcher
         then does not report it again as an entry nothing maps."""
         self._accounted.add(id(stmt))
+        self._alive.append(stmt)
 
     def accounted(self, stmt: dict) -> bool:
         return id(stmt) in self._accounted
@@ -205,6 +232,7 @@ class Conversion:
             fn(self.resources[ref["reference"]])
         else:
             self._on_made.setdefault(id(stmt), []).append(fn)
+            self._alive.append(stmt)
 
     def _provenance(self, authors, ref: dict) -> None:
         """A Provenance for a statement's authors (IG: author -> Provenance), when they say when:

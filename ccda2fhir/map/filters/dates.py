@@ -65,26 +65,37 @@ def parse_ts(value) -> TS | None:
     raw = value.strip()
     if not raw:
         return None
-    iso = _ISO_SEPARATORS.match(raw)
-    compact = raw
-    if iso:
-        compact = "".join(g or "" for g in iso.groups()) + raw[iso.end():].replace(":", "")
-    m = _TS.match(compact)
-    if not m:
-        bad_offset = _BAD_OFFSET.match(compact)
-        if not bad_offset:
-            _warn(f"date {raw!r} is not a valid TS; left out")
-            return None
-        # "198506221100-05AB": the offset is unreadable, so the time cannot be placed;
-        # the day is not in doubt and is kept
-        _warn(f"date {raw!r} has an unreadable UTC offset; kept to the day")
-        m = _TS.match(bad_offset.group(1)[:8])
-    g = m.groupdict()
-    y, mo, d, h, mi, s = g["y"], g["mo"], g["d"], g["h"], g["mi"], g["s"]
+    digits, tz, frac = raw, None, None
+    if len(raw) > 5 and raw[-5] in "+-":
+        digits, tz = raw[:-5], raw[-5:]
+    if (digits.isascii() and digits.isdigit() and len(digits) in (4, 6, 8, 10, 12, 14)
+            and (tz is None or (tz[1:].isascii() and tz[1:].isdigit()))):
+        # the common form (digits, maybe a +hhmm offset), read as _TS reads it, without the regexes
+        y, mo, d, h, mi, s = (digits[:4], digits[4:6] or None, digits[6:8] or None,
+                              digits[8:10] or None, digits[10:12] or None, digits[12:14] or None)
+    else:
+        iso = _ISO_SEPARATORS.match(raw)
+        compact = raw
+        if iso:
+            compact = "".join(g or "" for g in iso.groups()) + raw[iso.end():].replace(":", "")
+        m = _TS.match(compact)
+        if not m:
+            bad_offset = _BAD_OFFSET.match(compact)
+            if not bad_offset:
+                _warn(f"date {raw!r} is not a valid TS; left out")
+                return None
+            # "198506221100-05AB": the offset is unreadable, so the time cannot be placed;
+            # the day is not in doubt and is kept
+            _warn(f"date {raw!r} has an unreadable UTC offset; kept to the day")
+            m = _TS.match(bad_offset.group(1)[:8])
+        g = m.groupdict()
+        y, mo, d, h, mi, s = g["y"], g["mo"], g["d"], g["h"], g["mi"], g["s"]
+        tz, frac = g["tz"], g["f"]
     try:
         if mo and not 1 <= int(mo) <= 12:
             raise ValueError("month")
-        if d and not 1 <= int(d) <= calendar.monthrange(int(y), int(mo))[1]:
+        # the days of the month as calendar.monthrange counts them, without its weekday
+        if d and not 1 <= int(d) <= calendar.mdays[int(mo)] + (int(mo) == 2 and calendar.isleap(int(y))):
             raise ValueError("day")
         if h and not 0 <= int(h) <= 23:
             raise ValueError("hour")
@@ -97,7 +108,6 @@ def parse_ts(value) -> TS | None:
     except ValueError as exc:
         _warn(f"date {raw!r} has an impossible {exc}; left out")
         return None
-    tz = g["tz"]
     if tz and tz != "Z":
         sign, digits = tz[0], tz[1:].replace(":", "")
         hh, mm = digits[:2], digits[2:4] or "00"
@@ -107,7 +117,6 @@ def parse_ts(value) -> TS | None:
             tz = None
         else:
             tz = f"{sign}{hh}:{mm}"
-    frac = g["f"]
     if frac and len(frac) > 10:
         frac = frac[:10]
     return TS(y, mo, d, h, mi, s, frac if s else None, tz)
