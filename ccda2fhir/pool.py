@@ -48,6 +48,7 @@ class Result:
     summary: str
     types: dict[str, int]       # resources by resourceType
     report: dict | None         # report.as_dict() when asked
+    patient_id: str = ""        # the Patient's id (the caller's, or the one made with FROM_DOCUMENT)
 
 
 # ---- the worker side ------------------------------------------------------------------------------
@@ -81,14 +82,18 @@ def _portable(exc: BaseException) -> BaseException:
         return MappingError(f"could not map the document: {type(exc).__name__}: {exc}")
 
 
-def run_job(data, patient_id: str, options: dict, want_report: bool) -> tuple[bool, object]:
+def run_job(data, patient_id, options: dict, want_report: bool) -> tuple[bool, object]:
     """Convert one document in this (worker) process: (True, Result) or (False, exception)."""
     from .convert import convert_with_report
     try:
         bundle, report = convert_with_report(data, patient_id, **options)
         types = Counter(e["resource"]["resourceType"] for e in bundle["entry"])
+        if not isinstance(patient_id, str):   # FROM_DOCUMENT: the id the document gave
+            patient_id = next(e["resource"]["id"] for e in bundle["entry"]
+                              if e["resource"]["resourceType"] == "Patient")
         return True, Result(orjson.dumps(bundle), len(bundle["entry"]), len(report.unmapped()),
-                            report.summary(), dict(types), report.as_dict() if want_report else None)
+                            report.summary(), dict(types), report.as_dict() if want_report else None,
+                            patient_id)
     except Exception as exc:
         return False, _portable(exc)
 
@@ -191,9 +196,10 @@ class ConversionPool:
         self._thread.start()
 
     # -- public ---------------------------------------------------------------------------------
-    def submit(self, data, patient_id: str, *, timeout: float | None = None, report: bool = False,
+    def submit(self, data, patient_id, *, timeout: float | None = None, report: bool = False,
                **options) -> Future:
-        """Queue one document (bytes, str or a path); the Future gives a Result or raises its error."""
+        """Queue one document (bytes, str or a path) for ``patient_id`` (a FHIR id, or FROM_DOCUMENT);
+        the Future gives a Result or raises its error."""
         future: Future = Future()
         job = _Job(next(self._ids), future, (data, patient_id, {**self._options, **options}, report),
                    _check_timeout(timeout) if timeout is not None else self._timeout)
@@ -210,9 +216,19 @@ class ConversionPool:
                       **options) -> Iterator[tuple[Hashable, Result | ConversionError]]:
         """Convert (key, data, patient_id) jobs, at most ``max_pending`` (default 2 per worker) in
         flight; yields (key, Result or the ConversionError) as each finishes. ``options`` as submit's."""
+        return self._map(jobs, max_pending, False, options)
+
+    def map(self, jobs: Iterable[tuple[Hashable, object, str]], *, max_pending: int | None = None,
+            **options) -> Iterator[tuple[Hashable, Result | ConversionError]]:
+        """As ``map_unordered``, but yields in the order of ``jobs``: a finished job waits (at most
+        ``max_pending`` of them, default 4 per worker) for those before it. For output that must not
+        depend on which worker was faster (the CLI's NDJSON, where the first writer of an id wins)."""
+        return self._map(jobs, max_pending or 4 * self._size, True, options)
+
+    def _map(self, jobs, max_pending: int | None, ordered: bool, options: dict):
         limit = max(1, max_pending or 2 * self._size)
         done: queue.SimpleQueue = queue.SimpleQueue()
-        pending: dict[Future, Hashable] = {}
+        pending: dict[Future, Hashable] = {}     # insertion order is submission order
         source = iter(jobs)
         exhausted = False
         try:
@@ -225,17 +241,19 @@ class ConversionPool:
                         break
                     future = self.submit(data, patient_id, **options)
                     pending[future] = key
-                    future.add_done_callback(done.put)
+                    if not ordered:
+                        future.add_done_callback(done.put)
                 if not pending:
                     return
-                future = done.get()
+                # Both waits are interruptible: a Ctrl-C reaches the caller at once.
+                future = next(iter(pending)) if ordered else done.get()
                 key = pending.pop(future)
                 try:
                     outcome = future.result()
                 except ConversionError as exc:
                     outcome = exc
                 yield key, outcome
-        finally:  # the caller stopped early: jobs not started yet are dropped
+        finally:  # the caller stopped early (or was interrupted): jobs not started yet are dropped
             for future in pending:
                 future.cancel()
 
