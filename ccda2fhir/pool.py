@@ -35,6 +35,8 @@ import orjson
 from .errors import ConversionCancelled, ConversionError, ConversionTimeout, MappingError, WorkerCrashed
 
 GRACE = 0.5               # seconds between SIGTERM and SIGKILL for a worker being stopped
+MAX_WORKER_RSS = 512 * 1024 * 1024   # a worker whose memory stays above this after a document is replaced
+_TRIM_ABOVE = 16 * 1024 * 1024       # growth since warm-up past which freed heap is handed back to the system
 _START_FAILURES = 3       # workers in a row that die before they are ready: the pool gives up
 
 
@@ -98,7 +100,35 @@ def run_job(data, patient_id, options: dict, want_report: bool) -> tuple[bool, o
         return False, _portable(exc)
 
 
-def _worker_main(conn, initializer: Callable[[], None] | None) -> None:
+def _rss() -> int:
+    """This process's resident memory in bytes (0 where /proc does not say)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _malloc_trim() -> None:
+    try:
+        import ctypes
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):   # not glibc: nothing to hand back this way
+        pass
+
+
+def _should_retire(baseline: int, max_rss: int | None) -> bool:
+    """After a document: hand freed heap back when it grew (one large document leaves the C
+    allocator holding its peak), and retire when memory still stays above ``max_rss``, so that
+    a long run's memory follows the documents in hand, not the largest one ever seen."""
+    rss = _rss()
+    if rss > baseline + _TRIM_ABOVE:
+        _malloc_trim()
+        rss = _rss()
+    return max_rss is not None and rss > max_rss
+
+
+def _worker_main(conn, initializer: Callable[[], None] | None, max_rss: int | None = None) -> None:
     # Ctrl-C reaches the whole process group; the parent decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
@@ -109,6 +139,7 @@ def _worker_main(conn, initializer: Callable[[], None] | None) -> None:
         conn.send(("failed", f"{type(exc).__name__}: {exc}"))
         return
     conn.send(("ready", os.getpid()))
+    baseline = _rss()
     while True:
         try:
             msg = conn.recv()
@@ -118,7 +149,11 @@ def _worker_main(conn, initializer: Callable[[], None] | None) -> None:
             return
         job_id, args = msg
         ok, payload = run_job(*args)   # looked up at each call: a test initializer may wrap it
-        conn.send((job_id, ok, payload))
+        del args
+        retire = _should_retire(baseline, max_rss)
+        conn.send((job_id, ok, payload, retire))
+        if retire:   # the pool has already started this worker's successor
+            return
 
 
 def _context():
@@ -143,7 +178,7 @@ class _Job:
 
 
 class _Worker:
-    __slots__ = ("process", "conn", "ready", "job", "kill_at", "gone", "failure")
+    __slots__ = ("process", "conn", "ready", "job", "kill_at", "gone", "failure", "retiring")
 
     def __init__(self, process, conn) -> None:
         self.process, self.conn = process, conn
@@ -152,6 +187,7 @@ class _Worker:
         self.kill_at: float | None = None     # set when being stopped: SIGKILL then
         self.gone = False                     # its connection is closed (EOF seen)
         self.failure: str | None = None       # why it could not start, as it said
+        self.retiring = False                 # said it exits after its answer (memory): takes no job
 
     def stop(self, now: float) -> None:
         if self.kill_at is None:
@@ -170,12 +206,16 @@ class ConversionPool:
 
     ``workers`` defaults to the CPU count; ``timeout`` (seconds, None: no limit) applies to every
     job that names none; ``convert_options`` (max_bytes, embed_source, ...) to every job;
-    ``initializer`` runs once in each worker after warm-up. A context manager: leaving it closes.
+    ``initializer`` runs once in each worker after warm-up. A worker whose resident memory stays
+    above ``max_worker_rss`` bytes after a document (None: never) answers, exits and is replaced
+    by a fresh one. A context manager: leaving it closes.
     """
 
     def __init__(self, workers: int | None = None, *, timeout: float | None = None,
-                 initializer: Callable[[], None] | None = None, **convert_options) -> None:
+                 initializer: Callable[[], None] | None = None, max_worker_rss: int | None = MAX_WORKER_RSS,
+                 **convert_options) -> None:
         self._size = max(1, workers or os.cpu_count() or 1)
+        self._max_rss = max_worker_rss
         self._timeout = _check_timeout(timeout)
         self._options = convert_options
         self._initializer = initializer
@@ -275,7 +315,7 @@ class ConversionPool:
         """Workers up and ready to convert (for a readiness probe)."""
         with self._lock:
             return sum(1 for w in self._workers
-                       if w.ready and w.kill_at is None and not w.gone and w.process.is_alive())
+                       if w.ready and w.kill_at is None and not w.retiring and not w.gone and w.process.is_alive())
 
     @property
     def workers(self) -> int:
@@ -297,7 +337,7 @@ class ConversionPool:
 
     def _spawn(self) -> None:
         parent, child = self._ctx.Pipe()
-        process = self._ctx.Process(target=_worker_main, args=(child, self._initializer),
+        process = self._ctx.Process(target=_worker_main, args=(child, self._initializer, self._max_rss),
                                     name="ccda2fhir-worker", daemon=True)
         process.start()
         child.close()
@@ -390,7 +430,7 @@ class ConversionPool:
         for w in self._workers:
             if not self._queue:
                 return
-            if not w.ready or w.job is not None or w.kill_at is not None or w.gone:
+            if not w.ready or w.job is not None or w.kill_at is not None or w.gone or w.retiring:
                 continue
             while self._queue:
                 job = self._queue.popleft()
@@ -428,10 +468,13 @@ class ConversionPool:
                 elif msg[0] == "failed":
                     w.failure = msg[1]
                 else:
-                    job_id, ok, payload = msg
+                    job_id, ok, payload, retire = msg
                     if w.job is not None and w.job.id == job_id:
                         settle.append((w.job.future, payload, ok))
                         w.job = None
+                    if retire:
+                        w.retiring = True
+                        self._replace()
         except (EOFError, OSError):
             w.gone = True
 
@@ -447,7 +490,7 @@ class ConversionPool:
             settle.append((w.job.future, WorkerCrashed(
                 f"the worker converting this document {how}; it was replaced"), False))
             w.job = None
-        if w.kill_at is None:  # not one we stopped (those were replaced when stopped)
+        if w.kill_at is None and not w.retiring:  # not one we stopped or that retired (both replaced already)
             if not w.ready:
                 self._start_failed(w.failure or f"a worker exited with code {w.process.exitcode} before it was ready")
             self._replace()
@@ -458,7 +501,7 @@ class ConversionPool:
             self._broken = f"the conversion pool cannot start workers ({why})"
 
     def _replace(self) -> None:
-        live = sum(1 for w in self._workers if w.kill_at is None)
+        live = sum(1 for w in self._workers if w.kill_at is None and not w.retiring)
         if self._accepting or self._queue or any(w.job for w in self._workers):
             if live < self._size and not self._broken:
                 self._spawn()

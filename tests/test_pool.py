@@ -294,3 +294,21 @@ def test_convert_with_a_timeout_stops_a_stuck_conversion(monkeypatch):
         assert time.monotonic() - start < 10
     finally:
         stuck.close(wait=False)
+
+
+# ---- memory: a worker that stays large after a document is replaced ------------------------------------
+
+def test_a_worker_over_its_memory_bound_answers_then_is_replaced():
+    with ConversionPool(1, max_worker_rss=1, initializer=misbehave) as p:   # every worker is over 1 byte
+        pids = [p.submit(CCD, "pid").result(timeout=120) for _ in range(3)]
+        assert len(set(pids)) == 3                      # a fresh worker for each document
+        results = [p.submit(CCD, f"m{i}") for i in range(4)]
+        assert all(r.result(timeout=120).resources > 100 for r in results)   # none lost in the hand-over
+        assert _until(lambda: p.alive == 1)
+
+
+def test_workers_within_their_memory_bound_are_kept(pool):
+    first = pool.submit(CCD, "pid").result(timeout=120)
+    for _ in range(3):
+        pool.submit(CCD, "p1").result(timeout=120)
+    assert first in {pool.submit(CCD, "pid").result(timeout=120) for _ in range(4)}
