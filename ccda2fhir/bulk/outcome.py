@@ -102,7 +102,7 @@ class Summary:
             out.append(extra)
         if self.conflicts.get("Patient"):
             out.append(f"warning: {self.conflicts['Patient']} Patient ids were given to documents that describe the "
-                       "patient differently: check that each id names one person (the same file name in two "
-                       "folders gives one {stem} id; --patient-id-from document reads the recordTarget)")
+                       "patient differently (the first kept): check that each id names one person (with {stem}, "
+                       "the same file name in two folders gives one id)")
         out.append(f"{self.unmapped} unmapped entries" + (" (--report lists every issue)" if self.unmapped else ""))
         return out
