@@ -2,7 +2,7 @@
 
 Each resource is remembered by a 12-byte BLAKE2b digest of ``Type/id`` and a 4-byte digest of
 its JSON, never by the strings: an open-addressing table in one bytearray, at most three
-quarters full, so about 16 to 43 bytes per id (a Python set of the strings would take 150).
+quarters full, so about 16 to 43 bytes per id (a Python set of the strings takes about 140).
 Ten million distinct resources fit in about 256 MB (at its doubling, briefly 1.5 times that).
 With 96 bits, two different ids share a digest with a probability of about n^2 / 2^97 (1e-11
 for a billion ids); the 4-byte content digest only decides whether a repeated id is reported as

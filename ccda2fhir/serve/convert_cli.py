@@ -114,6 +114,12 @@ def run(a: argparse.Namespace) -> int:
     except UsageError as exc:
         print(one_line(f"ccda2fhir: error: {exc}"), file=sys.stderr)
         return USAGE
+    except KeyboardInterrupt:             # one document: nothing was written yet
+        print("ccda2fhir: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except BrokenPipeError:               # stdout closed early (| head): not an error worth a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return FAILED
 
 
 # ---- one document -------------------------------------------------------------------------------
