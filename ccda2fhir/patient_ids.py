@@ -3,9 +3,12 @@ FROM_DOCUMENT one from the document's recordTarget."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import uuid
 from enum import Enum
+from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 from .assemble.ids import NAMESPACE, ii_key
@@ -73,7 +76,14 @@ def patient_id_for(template: str, path: Path) -> str:
 
 
 _V3 = "{urn:hl7-org:v3}"
-_SSN = "2.16.840.1.113883.4.1"
+_SSN_SYSTEM = "http://hl7.org/fhir/sid/us-ssn"
+
+
+@lru_cache(maxsize=1)
+def _ssn_roots() -> frozenset:
+    """The identifier roots (data/identifier_systems.json) whose system is the US SSN."""
+    data = json.loads(resources.files("ccda2fhir.data").joinpath("identifier_systems.json").read_text())
+    return frozenset(root for root, system in data.items() if system == _SSN_SYSTEM)
 
 
 def id_from_document(root, data: bytes) -> tuple[str, str | None]:
@@ -88,7 +98,7 @@ def id_from_document(root, data: bytes) -> tuple[str, str | None]:
     """
     role = root.find(f"{_V3}recordTarget/{_V3}patientRole")
     keys = [] if role is None else [(_ii(el), el.get("root", "").strip()) for el in role.iterfind(f"{_V3}id")]
-    usable = [key for key, ii_root in keys if key and ii_root != _SSN] or [key for key, _ in keys if key]
+    usable = [key for key, ii_root in keys if key and ii_root not in _ssn_roots()] or [key for key, _ in keys if key]
     if usable:
         birth = role.find(f"{_V3}patient/{_V3}birthTime")
         born = "".join(c for c in (birth.get("value", "") if birth is not None else "") if c.isdigit())[:8]

@@ -99,3 +99,13 @@ def test_a_bundle_file_appears_whole_or_not_at_all(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         replace_file(target, b'{"new": true}\n')
     assert target.read_bytes() == b"{}\n" and [p.name for p in tmp_path.iterdir()] == ["doc.xml.json"]
+
+
+def test_ndjson_output_never_mixes_with_an_earlier_runs(tmp_path):
+    from ccda2fhir.bulk import NdjsonExists, NdjsonFiles
+    (tmp_path / "Patient.ndjson").write_bytes(b'{"resourceType":"Patient","id":"old"}\n')
+    (tmp_path / "notes.ndjson").write_bytes(b"{}\n")           # not a resource type's file: left alone
+    with pytest.raises(NdjsonExists, match="Patient.ndjson"):
+        NdjsonFiles(tmp_path)
+    NdjsonFiles(tmp_path, overwrite=True).close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.ndjson"]

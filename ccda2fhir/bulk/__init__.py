@@ -15,8 +15,8 @@ from .naming import OutsideRoot, bundle_name, common_root
 from .outcome import Outcome, Summary
 from .run import BulkConversion, OutputError
 from .seen import SeenIds
-from .sinks import BundleFiles, BundleLines, NdjsonFiles, NdjsonLines, Written
+from .sinks import BundleFiles, BundleLines, NdjsonExists, NdjsonFiles, NdjsonLines, Written, ndjson_files_in
 
 __all__ = ["BulkConversion", "OutputError", "Outcome", "Summary", "BundleFiles", "BundleLines", "NdjsonFiles",
-           "NdjsonLines", "Written", "SeenIds", "iter_documents", "walk_folder", "read_list", "count_documents",
+           "NdjsonLines", "NdjsonExists", "ndjson_files_in", "Written", "SeenIds", "iter_documents", "walk_folder", "read_list", "count_documents",
            "common_root", "bundle_name", "OutsideRoot", "SUFFIXES"]

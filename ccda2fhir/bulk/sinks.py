@@ -101,12 +101,38 @@ class _Ndjson:
         return lines, written
 
 
-class NdjsonFiles(_Ndjson):
-    """FHIR Bulk Data output: ``<Type>.ndjson`` in ``out_dir``, one resource a line, each id once."""
+class NdjsonExists(FileExistsError):
+    """The output folder already holds NDJSON files of another run (``names``)."""
 
-    def __init__(self, out_dir: str | os.PathLike, seen: SeenIds | None = None) -> None:
+    def __init__(self, out_dir: Path, names: list[str]) -> None:
+        more = ", ..." if len(names) > 3 else ""
+        super().__init__(f"{out_dir} already holds NDJSON files ({', '.join(names[:3])}{more}); "
+                         "give an empty folder or --overwrite")
+        self.names = names
+
+
+def ndjson_files_in(out_dir: Path) -> list[str]:
+    """The names of the ``<Type>.ndjson`` files in ``out_dir``."""
+    if not out_dir.is_dir():
+        return []
+    return sorted(p.name for p in out_dir.iterdir() if p.suffix == ".ndjson" and _TYPE.fullmatch(p.stem))
+
+
+class NdjsonFiles(_Ndjson):
+    """FHIR Bulk Data output: ``<Type>.ndjson`` in ``out_dir``, one resource a line, each id once.
+
+    A folder that already holds ``<Type>.ndjson`` files is refused (NdjsonExists), so that two runs
+    never mix, unless ``overwrite``: then they are deleted first."""
+
+    def __init__(self, out_dir: str | os.PathLike, seen: SeenIds | None = None, *, overwrite: bool = False) -> None:
         super().__init__(seen)
         self.out_dir = Path(out_dir)
+        old = ndjson_files_in(self.out_dir)
+        if old and not overwrite:
+            raise NdjsonExists(self.out_dir, old)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        for name in old:
+            (self.out_dir / name).unlink()
         self._files: dict[str, LineFile] = {}
 
     def write(self, source: Path, result: Result) -> Written:

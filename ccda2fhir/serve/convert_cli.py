@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import signal
 import sys
 from pathlib import Path
@@ -24,7 +23,6 @@ from ..patient_ids import FROM_DOCUMENT, RULE, STEM, patient_id_for
 from .progress import Progress, error_line
 
 USAGE, FAILED, INTERRUPTED = 2, 1, 130
-_NDJSON_FILE = re.compile(r"[A-Z][A-Za-z]{1,63}\.ndjson")
 
 _PATIENT_HELP = (f"the Patient id ({RULE}), the same for every document; required for one document "
                  f"unless --patient-id-from is given. '{STEM}' stands for each file's name without its suffix, "
@@ -208,18 +206,15 @@ def _sink(a, to_stdout: bool):
     if out.exists() and not out.is_dir():
         raise UsageError(f"-o {out} is a file; many documents need a folder")
     root = _root(a) if a.format == "bundle" else None
-    old = sorted(p.name for p in out.iterdir() if _NDJSON_FILE.fullmatch(p.name)) \
-        if a.format == "ndjson" and out.is_dir() else []
-    if old and not a.overwrite:
-        raise UsageError(f"-o {out} already holds NDJSON files ({', '.join(old[:3])}"
-                         f"{', ...' if len(old) > 3 else ''}); give an empty folder or --overwrite")
     try:
+        if a.format == "ndjson":
+            return bulk.NdjsonFiles(out, overwrite=a.overwrite)
         out.mkdir(parents=True, exist_ok=True)
-        for name in old:
-            (out / name).unlink()
+        return bulk.BundleFiles(out, root, pretty=a.pretty)
+    except bulk.NdjsonExists as exc:
+        raise UsageError(f"-o {exc}") from None
     except OSError as exc:
         raise UsageError(f"-o {out}: {exc.strerror or exc}") from None
-    return bulk.NdjsonFiles(out) if a.format == "ndjson" else bulk.BundleFiles(out, root, pretty=a.pretty)
 
 
 def _root(a) -> Path:
