@@ -136,7 +136,7 @@ def _extensions() -> list:
 setup(
     packages=["ccda2fhir", "ccda2fhir.walk", "ccda2fhir.map", "ccda2fhir.map.filters",
               "ccda2fhir.assemble", "ccda2fhir.serve", "ccda2fhir.data", "ccda2fhir.templates",
-              "ccda2fhir.conform", "ccda2fhir.validate"],
+              "ccda2fhir.conform", "ccda2fhir.validate", "ccda2fhir.bulk"],
     package_dir={"ccda2fhir.templates": "templates"},
     package_data={"ccda2fhir.data": ["*.json", "*.xml", "valuemaps/*.json", "fhir/*.json", "fhir/README.md"],
                   "ccda2fhir.templates": ["*/*.j2", "routes/*.toml", "README.md"]},

@@ -9,6 +9,7 @@ from .convert import convert, convert_file, convert_to_json, convert_with_report
 from .errors import (ConversionCancelled, ConversionError, ConversionTimeout, InputTooLargeError,  # noqa: E402
                      InvalidPatientIdError, InvalidXMLError, NotCCDAError, WorkerCrashed)
 from .limits import LIMITS, Limits  # noqa: E402
+from .patient_ids import FROM_DOCUMENT  # noqa: E402
 from .pool import ConversionPool, Result  # noqa: E402
 from .report import Issue, Report
 from .walk import compiled
@@ -16,4 +17,5 @@ from .walk import compiled
 __version__ = "0.1.0"
 __all__ = ["convert", "convert_file", "convert_with_report", "convert_to_json", "compiled", "ConversionError",
            "InvalidXMLError", "NotCCDAError", "InputTooLargeError", "InvalidPatientIdError", "ConversionTimeout",
-           "WorkerCrashed", "ConversionCancelled", "ConversionPool", "Result", "Report", "Issue", "Limits", "LIMITS"]
+           "WorkerCrashed", "ConversionCancelled", "ConversionPool", "Result", "Report", "Issue", "Limits", "LIMITS",
+           "FROM_DOCUMENT"]

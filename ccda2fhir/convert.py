@@ -15,7 +15,7 @@ from .errors import ConversionError, InputTooLargeError, MappingError
 from .limits import LIMITS
 from .map.document import map_document
 from .parse import Source, parse, read_source
-from .patient_ids import check_patient_id
+from .patient_ids import FROM_DOCUMENT, PatientIdFrom, check_patient_id, id_from_document
 from .report import Issue, Report
 from .walk import LimitError, section_narrative, walk
 
@@ -48,11 +48,13 @@ def _cyclic_gc_paused():
                 gc.enable()
 
 
-def convert_with_report(source: Source, patient_id: str, *, timeout: float | None = None,
+def convert_with_report(source: Source, patient_id: str | PatientIdFrom, *, timeout: float | None = None,
                         **options) -> tuple[dict, Report]:
     """Convert a C-CDA document; returns the Bundle and the report of what was not mapped.
 
-    ``source`` is the document itself (str or bytes) or a path (os.PathLike). Options: the
+    ``source`` is the document itself (str or bytes) or a path (os.PathLike). ``patient_id`` is a
+    valid FHIR id, or ``FROM_DOCUMENT`` for one made from the recordTarget (see
+    ``patient_ids.id_from_document``). Options: the
     limits (``max_bytes``, ``max_depth``, ``max_attributes``, ``max_text``; see ccda2fhir.limits)
     and ``embed_source`` (the source XML, base64, in the source DocumentReference). With
     ``timeout`` (seconds) the conversion runs in a worker process that is stopped past it
@@ -65,14 +67,19 @@ def convert_with_report(source: Source, patient_id: str, *, timeout: float | Non
     return orjson.loads(result.bundle_json), Report.from_dict(result.report)
 
 
-def _convert(source: Source, patient_id: str, *, max_bytes: int = LIMITS.max_bytes,
+def _convert(source: Source, patient_id: str | PatientIdFrom, *, max_bytes: int = LIMITS.max_bytes,
              max_depth: int = LIMITS.max_depth, max_attributes: int = LIMITS.max_attributes,
              max_text: int = LIMITS.max_text, embed_source: bool = False) -> tuple[dict, Report]:
-    check_patient_id(patient_id)
+    if patient_id is not FROM_DOCUMENT:
+        check_patient_id(patient_id)
     data = read_source(source, max_bytes)
     notes: list = []
     with _cyclic_gc_paused():
         root = parse(data, max_bytes=max_bytes, max_text=max_text, max_attributes=max_attributes, notes=notes)
+        if patient_id is FROM_DOCUMENT:
+            patient_id, why = id_from_document(root, data)
+            if why:
+                notes.append((why, None))
         narrative = section_narrative if max_attributes == LIMITS.max_attributes else \
             partial(section_narrative, max_attributes=max_attributes)
         try:
@@ -92,7 +99,7 @@ def _convert(source: Source, patient_id: str, *, max_bytes: int = LIMITS.max_byt
         return batch_bundle(resources), report
 
 
-def convert(source: Source, patient_id: str, *, report: bool = False, **options):
+def convert(source: Source, patient_id: str | PatientIdFrom, *, report: bool = False, **options):
     """Convert a C-CDA document (str or bytes: the document itself; or a pathlib.Path) to a FHIR R4
     batch Bundle (a dict).
 
@@ -103,12 +110,12 @@ def convert(source: Source, patient_id: str, *, report: bool = False, **options)
     return (bundle, rep) if report else bundle
 
 
-def convert_file(path: str | os.PathLike, patient_id: str, **options):
+def convert_file(path: str | os.PathLike, patient_id: str | PatientIdFrom, **options):
     """Convert the C-CDA document in the file at ``path``; as ``convert`` otherwise."""
     return convert(Path(path), patient_id, **options)
 
 
-def convert_to_json(source: Source, patient_id: str, *, pretty: bool = False, timeout: float | None = None,
+def convert_to_json(source: Source, patient_id: str | PatientIdFrom, *, pretty: bool = False, timeout: float | None = None,
                     **options) -> bytes:
     """The Bundle as JSON bytes (orjson), compact or indented."""
     if timeout is not None and not pretty:  # the worker's bytes as they are

@@ -35,6 +35,8 @@ import orjson
 from .errors import ConversionCancelled, ConversionError, ConversionTimeout, MappingError, WorkerCrashed
 
 GRACE = 0.5               # seconds between SIGTERM and SIGKILL for a worker being stopped
+MAX_WORKER_RSS = 512 * 1024 * 1024   # a worker whose memory stays above this after a document is replaced
+_TRIM_ABOVE = 16 * 1024 * 1024       # growth since warm-up past which freed heap is handed back to the system
 _START_FAILURES = 3       # workers in a row that die before they are ready: the pool gives up
 
 
@@ -48,6 +50,7 @@ class Result:
     summary: str
     types: dict[str, int]       # resources by resourceType
     report: dict | None         # report.as_dict() when asked
+    patient_id: str = ""        # the Patient's id (the caller's, or the one made with FROM_DOCUMENT)
 
 
 # ---- the worker side ------------------------------------------------------------------------------
@@ -81,19 +84,51 @@ def _portable(exc: BaseException) -> BaseException:
         return MappingError(f"could not map the document: {type(exc).__name__}: {exc}")
 
 
-def run_job(data, patient_id: str, options: dict, want_report: bool) -> tuple[bool, object]:
+def run_job(data, patient_id, options: dict, want_report: bool) -> tuple[bool, object]:
     """Convert one document in this (worker) process: (True, Result) or (False, exception)."""
     from .convert import convert_with_report
     try:
         bundle, report = convert_with_report(data, patient_id, **options)
         types = Counter(e["resource"]["resourceType"] for e in bundle["entry"])
+        if not isinstance(patient_id, str):   # FROM_DOCUMENT: the id the document gave
+            patient_id = next(e["resource"]["id"] for e in bundle["entry"]
+                              if e["resource"]["resourceType"] == "Patient")
         return True, Result(orjson.dumps(bundle), len(bundle["entry"]), len(report.unmapped()),
-                            report.summary(), dict(types), report.as_dict() if want_report else None)
+                            report.summary(), dict(types), report.as_dict() if want_report else None,
+                            patient_id)
     except Exception as exc:
         return False, _portable(exc)
 
 
-def _worker_main(conn, initializer: Callable[[], None] | None) -> None:
+def _rss() -> int:
+    """This process's resident memory in bytes (0 where /proc does not say)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _malloc_trim() -> None:
+    try:
+        import ctypes
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):   # not glibc: nothing to hand back this way
+        pass
+
+
+def _should_retire(baseline: int, max_rss: int | None) -> bool:
+    """After a document: hand freed heap back when it grew (one large document leaves the C
+    allocator holding its peak), and retire when memory still stays above ``max_rss``, so that
+    a long run's memory follows the documents in hand, not the largest one ever seen."""
+    rss = _rss()
+    if rss > baseline + _TRIM_ABOVE:
+        _malloc_trim()
+        rss = _rss()
+    return max_rss is not None and rss > max_rss
+
+
+def _worker_main(conn, initializer: Callable[[], None] | None, max_rss: int | None = None) -> None:
     # Ctrl-C reaches the whole process group; the parent decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
@@ -104,6 +139,7 @@ def _worker_main(conn, initializer: Callable[[], None] | None) -> None:
         conn.send(("failed", f"{type(exc).__name__}: {exc}"))
         return
     conn.send(("ready", os.getpid()))
+    baseline = _rss()
     while True:
         try:
             msg = conn.recv()
@@ -113,7 +149,11 @@ def _worker_main(conn, initializer: Callable[[], None] | None) -> None:
             return
         job_id, args = msg
         ok, payload = run_job(*args)   # looked up at each call: a test initializer may wrap it
-        conn.send((job_id, ok, payload))
+        del args
+        retire = _should_retire(baseline, max_rss)
+        conn.send((job_id, ok, payload, retire))
+        if retire:   # the pool has already started this worker's successor
+            return
 
 
 def _context():
@@ -138,7 +178,7 @@ class _Job:
 
 
 class _Worker:
-    __slots__ = ("process", "conn", "ready", "job", "kill_at", "gone", "failure")
+    __slots__ = ("process", "conn", "ready", "job", "kill_at", "gone", "failure", "retiring")
 
     def __init__(self, process, conn) -> None:
         self.process, self.conn = process, conn
@@ -147,6 +187,7 @@ class _Worker:
         self.kill_at: float | None = None     # set when being stopped: SIGKILL then
         self.gone = False                     # its connection is closed (EOF seen)
         self.failure: str | None = None       # why it could not start, as it said
+        self.retiring = False                 # said it exits after its answer (memory): takes no job
 
     def stop(self, now: float) -> None:
         if self.kill_at is None:
@@ -165,12 +206,16 @@ class ConversionPool:
 
     ``workers`` defaults to the CPU count; ``timeout`` (seconds, None: no limit) applies to every
     job that names none; ``convert_options`` (max_bytes, embed_source, ...) to every job;
-    ``initializer`` runs once in each worker after warm-up. A context manager: leaving it closes.
+    ``initializer`` runs once in each worker after warm-up. A worker whose resident memory stays
+    above ``max_worker_rss`` bytes after a document (None: never) answers, exits and is replaced
+    by a fresh one. A context manager: leaving it closes.
     """
 
     def __init__(self, workers: int | None = None, *, timeout: float | None = None,
-                 initializer: Callable[[], None] | None = None, **convert_options) -> None:
+                 initializer: Callable[[], None] | None = None, max_worker_rss: int | None = MAX_WORKER_RSS,
+                 **convert_options) -> None:
         self._size = max(1, workers or os.cpu_count() or 1)
+        self._max_rss = max_worker_rss
         self._timeout = _check_timeout(timeout)
         self._options = convert_options
         self._initializer = initializer
@@ -191,9 +236,10 @@ class ConversionPool:
         self._thread.start()
 
     # -- public ---------------------------------------------------------------------------------
-    def submit(self, data, patient_id: str, *, timeout: float | None = None, report: bool = False,
+    def submit(self, data, patient_id, *, timeout: float | None = None, report: bool = False,
                **options) -> Future:
-        """Queue one document (bytes, str or a path); the Future gives a Result or raises its error."""
+        """Queue one document (bytes, str or a path) for ``patient_id`` (a FHIR id, or FROM_DOCUMENT);
+        the Future gives a Result or raises its error."""
         future: Future = Future()
         job = _Job(next(self._ids), future, (data, patient_id, {**self._options, **options}, report),
                    _check_timeout(timeout) if timeout is not None else self._timeout)
@@ -210,9 +256,19 @@ class ConversionPool:
                       **options) -> Iterator[tuple[Hashable, Result | ConversionError]]:
         """Convert (key, data, patient_id) jobs, at most ``max_pending`` (default 2 per worker) in
         flight; yields (key, Result or the ConversionError) as each finishes. ``options`` as submit's."""
+        return self._map(jobs, max_pending, False, options)
+
+    def map(self, jobs: Iterable[tuple[Hashable, object, str]], *, max_pending: int | None = None,
+            **options) -> Iterator[tuple[Hashable, Result | ConversionError]]:
+        """As ``map_unordered``, but yields in the order of ``jobs``: a finished job waits (at most
+        ``max_pending`` of them, default 4 per worker) for those before it. For output that must not
+        depend on which worker was faster (the CLI's NDJSON, where the first writer of an id wins)."""
+        return self._map(jobs, max_pending or 4 * self._size, True, options)
+
+    def _map(self, jobs, max_pending: int | None, ordered: bool, options: dict):
         limit = max(1, max_pending or 2 * self._size)
         done: queue.SimpleQueue = queue.SimpleQueue()
-        pending: dict[Future, Hashable] = {}
+        pending: dict[Future, Hashable] = {}     # insertion order is submission order
         source = iter(jobs)
         exhausted = False
         try:
@@ -225,17 +281,19 @@ class ConversionPool:
                         break
                     future = self.submit(data, patient_id, **options)
                     pending[future] = key
-                    future.add_done_callback(done.put)
+                    if not ordered:
+                        future.add_done_callback(done.put)
                 if not pending:
                     return
-                future = done.get()
+                # Both waits are interruptible: a Ctrl-C reaches the caller at once.
+                future = next(iter(pending)) if ordered else done.get()
                 key = pending.pop(future)
                 try:
                     outcome = future.result()
                 except ConversionError as exc:
                     outcome = exc
                 yield key, outcome
-        finally:  # the caller stopped early: jobs not started yet are dropped
+        finally:  # the caller stopped early (or was interrupted): jobs not started yet are dropped
             for future in pending:
                 future.cancel()
 
@@ -257,7 +315,7 @@ class ConversionPool:
         """Workers up and ready to convert (for a readiness probe)."""
         with self._lock:
             return sum(1 for w in self._workers
-                       if w.ready and w.kill_at is None and not w.gone and w.process.is_alive())
+                       if w.ready and w.kill_at is None and not w.retiring and not w.gone and w.process.is_alive())
 
     @property
     def workers(self) -> int:
@@ -279,7 +337,7 @@ class ConversionPool:
 
     def _spawn(self) -> None:
         parent, child = self._ctx.Pipe()
-        process = self._ctx.Process(target=_worker_main, args=(child, self._initializer),
+        process = self._ctx.Process(target=_worker_main, args=(child, self._initializer, self._max_rss),
                                     name="ccda2fhir-worker", daemon=True)
         process.start()
         child.close()
@@ -372,7 +430,7 @@ class ConversionPool:
         for w in self._workers:
             if not self._queue:
                 return
-            if not w.ready or w.job is not None or w.kill_at is not None or w.gone:
+            if not w.ready or w.job is not None or w.kill_at is not None or w.gone or w.retiring:
                 continue
             while self._queue:
                 job = self._queue.popleft()
@@ -410,10 +468,13 @@ class ConversionPool:
                 elif msg[0] == "failed":
                     w.failure = msg[1]
                 else:
-                    job_id, ok, payload = msg
+                    job_id, ok, payload, retire = msg
                     if w.job is not None and w.job.id == job_id:
                         settle.append((w.job.future, payload, ok))
                         w.job = None
+                    if retire:
+                        w.retiring = True
+                        self._replace()
         except (EOFError, OSError):
             w.gone = True
 
@@ -429,7 +490,7 @@ class ConversionPool:
             settle.append((w.job.future, WorkerCrashed(
                 f"the worker converting this document {how}; it was replaced"), False))
             w.job = None
-        if w.kill_at is None:  # not one we stopped (those were replaced when stopped)
+        if w.kill_at is None and not w.retiring:  # not one we stopped or that retired (both replaced already)
             if not w.ready:
                 self._start_failed(w.failure or f"a worker exited with code {w.process.exitcode} before it was ready")
             self._replace()
@@ -440,7 +501,7 @@ class ConversionPool:
             self._broken = f"the conversion pool cannot start workers ({why})"
 
     def _replace(self) -> None:
-        live = sum(1 for w in self._workers if w.kill_at is None)
+        live = sum(1 for w in self._workers if w.kill_at is None and not w.retiring)
         if self._accepting or self._queue or any(w.job for w in self._workers):
             if live < self._size and not self._broken:
                 self._spawn()

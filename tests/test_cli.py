@@ -65,8 +65,9 @@ def test_folder_of_documents(tmp_path):
     r = run("convert", str(src), "-o", str(tmp_path / "out"), "--jobs", "2")
     assert r.returncode == 1  # one bad file
     assert b"bad.xml" in r.stderr and b"converted 2 of 3" in r.stderr
-    a = json.loads((tmp_path / "out" / "a.json").read_text())
-    b = json.loads((tmp_path / "out" / "sub" / "b.json").read_text())
+    # output names keep the input's suffix (issue 11: a/doc.xml and a/doc.ccda must not collide)
+    a = json.loads((tmp_path / "out" / "a.xml.json").read_text())
+    b = json.loads((tmp_path / "out" / "sub" / "b.xml.json").read_text())
     assert any(e["resource"]["id"] == "a" for e in a["entry"])  # {stem} patient ids
     assert any(e["resource"]["id"] == "b" for e in b["entry"])
 
@@ -133,17 +134,19 @@ def test_stem_ids_are_valid_fhir_ids(tmp_path):
     assert all(re.fullmatch(r"[A-Za-z0-9\-.]{1,64}", i) for i in ids) and len(ids) == 3
 
 
-def test_a_batch_document_past_its_time_limit_is_that_documents_error(tmp_path, monkeypatch):
+def test_a_batch_document_past_its_time_limit_is_that_documents_error(tmp_path):
     """In-process, with a worker hook that makes the file named hang.xml loop forever."""
-    import functools
-    from ccda2fhir import batch
+    from ccda2fhir import bulk
+    from ccda2fhir.pool import ConversionPool
     from tests.support.pool_hooks import misbehave
-    monkeypatch.setattr(batch, "ConversionPool", functools.partial(batch.ConversionPool, initializer=misbehave))
     src = tmp_path / "in"
     src.mkdir()
     for name in ("a.xml", "hang.xml", "b.xml"):
         (src / name).write_bytes(SAMPLE_CCD.read_bytes())
-    outcomes = {Path(o.source).name: o for o in batch.convert_many([src], tmp_path / "out", jobs=2, timeout=1)}
+    outcomes = {}
+    with ConversionPool(2, timeout=1, initializer=misbehave) as pool:
+        bulk.BulkConversion(bulk.iter_documents([src]), bulk.BundleFiles(tmp_path / "out", src),
+                            pool=pool).run(lambda o: outcomes.setdefault(Path(o.source).name, o))
     assert "stopped after 1 s" in outcomes["hang.xml"].error and outcomes["hang.xml"].output is None
     assert outcomes["a.xml"].error is None and outcomes["b.xml"].error is None
     assert json.loads(Path(outcomes["a.xml"].output).read_text())["entry"][0]["resource"]["id"] == "a"

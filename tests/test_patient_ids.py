@@ -12,7 +12,7 @@ import pytest
 import ccda2fhir
 from ccda2fhir import InvalidPatientIdError
 from ccda2fhir.assemble.ids import NAMESPACE
-from ccda2fhir.batch import patient_id_for
+from ccda2fhir.patient_ids import patient_id_for
 from ccda2fhir.patient_ids import check_patient_id, id_from_name
 from ccda2fhir.serve.http import PATH, make_server
 from tests.conftest import CORPUS, SAMPLE_CCD, resolve

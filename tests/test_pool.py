@@ -186,6 +186,38 @@ def test_map_unordered_passes_job_options(pool):
     assert key == "k" and outcome.report["resources"] == outcome.resources
 
 
+def test_map_yields_in_input_order_with_a_bounded_number_in_flight(pool):
+    pulled = []
+
+    def jobs():
+        for i in range(8):
+            pulled.append(i)
+            # the first jobs are the slowest: unordered, they would come back last
+            yield i, (BAD if i == 5 else CCD), ("sleep-0.4" if i < 2 else f"p{i}")
+
+    got = []
+    for key, outcome in pool.map(jobs(), max_pending=4):
+        assert len(pulled) - len(got) <= 4
+        got.append((key, outcome))
+    assert [k for k, _ in got] == list(range(8))
+    assert isinstance(got[5][1], InvalidXMLError)
+    assert all(isinstance(o, Result) for k, o in got if k != 5)
+
+
+def test_a_stopped_map_cancels_what_it_had_not_started(pool):
+    stream = pool.map(((i, CCD, "sleep-0.3") for i in range(6)), max_pending=6)
+    assert next(stream)[0] == 0
+    stream.close()                     # the caller stops early (a Ctrl-C does the same)
+    assert pool.submit(CCD, "p1").result(timeout=120).resources > 100   # the pool still serves
+
+
+def test_the_patient_id_made_from_the_document_comes_back(pool):
+    result = pool.submit(CCD, ccda2fhir.FROM_DOCUMENT).result(timeout=120)
+    bundle = ccda2fhir.convert(CCD, ccda2fhir.FROM_DOCUMENT)
+    assert result.patient_id == bundle["entry"][0]["resource"]["id"] and len(result.patient_id) == 36
+    assert pool.submit(CCD, "given-1").result(timeout=120).patient_id == "given-1"
+
+
 # ---- close, readiness, asyncio ----------------------------------------------------------------------
 
 def test_close_waits_for_running_and_queued_jobs():
@@ -262,3 +294,21 @@ def test_convert_with_a_timeout_stops_a_stuck_conversion(monkeypatch):
         assert time.monotonic() - start < 10
     finally:
         stuck.close(wait=False)
+
+
+# ---- memory: a worker that stays large after a document is replaced ------------------------------------
+
+def test_a_worker_over_its_memory_bound_answers_then_is_replaced():
+    with ConversionPool(1, max_worker_rss=1, initializer=misbehave) as p:   # every worker is over 1 byte
+        pids = [p.submit(CCD, "pid").result(timeout=120) for _ in range(3)]
+        assert len(set(pids)) == 3                      # a fresh worker for each document
+        results = [p.submit(CCD, f"m{i}") for i in range(4)]
+        assert all(r.result(timeout=120).resources > 100 for r in results)   # none lost in the hand-over
+        assert _until(lambda: p.alive == 1)
+
+
+def test_workers_within_their_memory_bound_are_kept(pool):
+    first = pool.submit(CCD, "pid").result(timeout=120)
+    for _ in range(3):
+        pool.submit(CCD, "p1").result(timeout=120)
+    assert first in {pool.submit(CCD, "pid").result(timeout=120) for _ in range(4)}

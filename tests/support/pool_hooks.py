@@ -18,6 +18,8 @@ def misbehave() -> None:
     real = pool.run_job
 
     def run_job(data, patient_id, options, want_report):
+        if not isinstance(patient_id, str):      # FROM_DOCUMENT: nothing to ask for
+            return real(data, patient_id, options, want_report)
         if patient_id == "hang" or (isinstance(data, os.PathLike) and "hang" in os.path.basename(data)):
             # a CPU loop that never returns
             while True:
