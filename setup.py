@@ -39,7 +39,8 @@ setup(
               "ccda2fhir.assemble", "ccda2fhir.serve", "ccda2fhir.data", "ccda2fhir.templates",
               "ccda2fhir.conform", "ccda2fhir.validate"],
     package_dir={"ccda2fhir.templates": "templates"},
-    package_data={"ccda2fhir.data": ["*.json", "*.xml", "valuemaps/*.json", "fhir/*.json", "fhir/README.md"],
+    package_data={"ccda2fhir.data": ["*.json", "*.xml", "*.html", "*.js", "valuemaps/*.json", "fhir/*.json",
+                                    "fhir/README.md"],
                   "ccda2fhir.templates": ["*/*.j2", "routes/*.toml", "README.md"]},
     ext_modules=_extensions(),
 )

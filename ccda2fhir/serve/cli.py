@@ -11,8 +11,8 @@ from ..batch import convert_many, find_documents
 from ..convert import convert_with_report
 from ..errors import ConversionError, one_line
 from ..limits import described
-from ..parse import DEFAULT_MAX_BYTES
 from ..patient_ids import RULE
+from . import command as serve_command
 
 _STEM_HELP = (f"the Patient id ({RULE}); required for one document. For many, '{{stem}}' (the default) "
               "stands for each file's name without its suffix, made a valid id: runs of other characters "
@@ -46,10 +46,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="embed the source XML (base64) in the source DocumentReference")
     c.add_argument("--jobs", type=int, default=None, help="parallel workers for many documents (default: CPUs)")
     _add_limits(c)
-    s = sub.add_parser("serve", help="serve POST /convert/v1/ccda/to/fhir?patientId=ID")
-    s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=8080)
-    s.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES)
+    serve_command.add_arguments(sub.add_parser("serve", help="serve POST /convert/v1/ccda/to/fhir?patientId=ID "
+                                               "(needs the [serve] extra)"))
     return ap
 
 
@@ -117,10 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `ccda2fhir` command."""
     a = _parser().parse_args(argv)
     if a.command == "serve":
-        from .http import serve
-        print(f"ccda2fhir: serving http://{a.host}:{a.port}/convert/v1/ccda/to/fhir", file=sys.stderr)
-        serve(a.host, a.port, a.max_bytes)
-        return 0
+        return serve_command.run(a)
     if a.timeout < 0:
         print("ccda2fhir: error: --timeout must be 0 (no limit) or more seconds", file=sys.stderr)
         return 2
