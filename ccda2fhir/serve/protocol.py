@@ -34,6 +34,10 @@ async def _over_capacity(scope, receive, send) -> None:
     await send({"type": "http.response.body", "body": _TOO_MANY})
 
 
+class _HeadersTooLarge(Exception):
+    """Raised from the parser's callback to stop parsing a request whose headers are over the limit."""
+
+
 class Protocol(HttpToolsProtocol):
     """One connection; ``limits`` (a ServiceLimits) bound it (``configured()`` makes a class with others)."""
 
@@ -52,6 +56,7 @@ class Protocol(HttpToolsProtocol):
         self._begun = False             # a request's first byte has arrived, its headers have not ended
         self._header_bytes = 0
         self._body_done = True          # the current request's body has been read to its end
+        self._too_large = False         # the headers of the request being parsed are over the limit
 
     # -- connection ---------------------------------------------------------------------------------
     def connection_made(self, transport) -> None:  # type: ignore[override]
@@ -71,14 +76,19 @@ class Protocol(HttpToolsProtocol):
         self._unset_keepalive_if_required()
         try:
             self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError as exc:
+            if isinstance(exc.__context__, _HeadersTooLarge) or self._too_large:
+                self._refuse_headers()
+            else:
+                self._refuse(400, "structure", f"not a valid HTTP/1.1 request: {exc}")
+            return
         except httptools.HttpParserError as exc:
             self._refuse(400, "structure", f"not a valid HTTP/1.1 request: {exc}")
             return
         except httptools.HttpParserUpgrade:   # the request is answered as plain HTTP; no upgrade is served
             return
         if self._reading_headers and self._header_bytes > self.limits.max_header_bytes:
-            self._refuse(431, "too-long", f"the request line and headers are over {self.limits.max_header_bytes} "
-                         f"bytes")
+            self._refuse_headers()   # headers still coming, already past the limit
 
     # -- parser callbacks -----------------------------------------------------------------------------
     def on_message_begin(self) -> None:
@@ -87,6 +97,10 @@ class Protocol(HttpToolsProtocol):
         self._arm_header_timer()
 
     def on_headers_complete(self) -> None:
+        size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+        if size > self.limits.max_header_bytes:
+            self._too_large = True
+            raise _HeadersTooLarge()
         self._reading_headers = self._begun = False
         self._header_bytes = 0
         self._body_done = False
@@ -130,6 +144,9 @@ class Protocol(HttpToolsProtocol):
             self._refuse(408, "timeout", f"the request headers did not arrive within {self.limits.header_timeout:g} s")
         else:
             self._close()
+
+    def _refuse_headers(self) -> None:
+        self._refuse(431, "too-long", f"the request line and headers are over {self.limits.max_header_bytes} bytes")
 
     def _close(self) -> None:
         if not self.transport.is_closing():

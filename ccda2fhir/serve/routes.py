@@ -107,9 +107,10 @@ class Convert:
         patient_id = fields["patient_id"] = _patient_id(query)
         want_report = _want_report(query)
         framing = check_framing(scope, settings.limits.max_bytes)
+        self.service.check_room()
+        body = await read_body(receive, framing, settings.limits.max_bytes, settings.service.body_timeout)
+        fields["bytes_in"] = len(body)
         with self.service.admit() as pool:
-            body = await read_body(receive, framing, settings.limits.max_bytes, settings.service.body_timeout)
-            fields["bytes_in"] = len(body)
             try:
                 result = await _converted(pool, pool.submit(body, patient_id, report=want_report), receive)
             except ConversionError as exc:

@@ -51,10 +51,9 @@ class Service:
         return status == "ready", {"status": status, "workers": self.settings.worker_count, "alive": alive,
                                    "pending": pending}
 
-    @contextlib.contextmanager
-    def admit(self) -> Iterator[ConversionPool]:
-        """Hold one of the service's conversion places while reading and converting a document;
-        503 with Retry-After when all are taken, or when the pool is not running."""
+    def check_room(self) -> None:
+        """503 with Retry-After when the pool is not running or all conversion places are taken
+        (asked before a body is read, so that a full server does not read it for nothing)."""
         if self.pool is None or self.stopping:
             raise Problem(503, "transient", "the server is starting or shutting down; try again shortly",
                           headers={"Retry-After": "1"})
@@ -62,6 +61,12 @@ class Service:
         if self.admitted >= capacity:
             raise Problem(503, "transient", f"{capacity} conversions are waiting or running, the most this server "
                           f"takes; try again shortly", headers={"Retry-After": "1"})
+
+    @contextlib.contextmanager
+    def admit(self) -> Iterator[ConversionPool]:
+        """Hold one of the service's conversion places while a document waits and converts; a
+        request still sending its body holds none (check_room then admit, once it is read)."""
+        self.check_room()
         self.admitted += 1
         try:
             yield self.pool
