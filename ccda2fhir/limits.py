@@ -39,8 +39,8 @@ class ServiceLimits:
         "help": "seconds from a request's first byte (or a new connection) to the end of its headers; "
                 "a slower client is dropped"})
     body_timeout: float = field(default=60.0, metadata={
-        "help": "seconds for a request's whole body to arrive once its headers are in; a slower client is "
-                "answered 408 and dropped"})
+        "help": "seconds for a request's whole body to arrive once its headers are in (a slower client is "
+                "answered 408); also how long the rest of a body is read and dropped after an early answer"})
     keep_alive: float = field(default=5.0, metadata={
         "help": "seconds an idle keep-alive connection stays open"})
     max_header_bytes: int = field(default=65536, metadata={
