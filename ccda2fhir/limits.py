@@ -45,7 +45,7 @@ class ServiceLimits:
         "help": "seconds an idle keep-alive connection stays open"})
     max_header_bytes: int = field(default=65536, metadata={
         "help": "largest request line and headers, in bytes (431 past it)"})
-    queue_per_worker: int = field(default=32, metadata={
+    queue_per_worker: int = field(default=64, metadata={
         "help": "conversions waiting or running per worker; a request past them is answered 503 with "
                 "Retry-After"})
     max_connections: int = field(default=1000, metadata={

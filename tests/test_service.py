@@ -106,6 +106,27 @@ def test_one_connection_carries_many_requests(server):
     conn.close()
 
 
+def test_a_hundred_concurrent_clients_are_all_answered(server):
+    """The old server reset about half of them (a listen backlog of 5)."""
+    import threading
+    statuses: list = []
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        try:
+            status = server.convert(CCD, f"crowd-{i}")[0].status
+        except OSError as exc:
+            status = repr(exc)
+        with lock:
+            statuses.append(status)
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(100)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert statuses == [200] * 100
+
+
 # ---- 4xx ---------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("query, code, words", [
@@ -182,6 +203,7 @@ def test_a_deeply_nested_document_is_413(server):
 
 def test_a_60_mb_upload_receives_its_413(server):
     body = b"<" + b"a" * (60 * 1024 * 1024)
+    before = server.rss_mb()
     conn = server.connection()
     conn.request("POST", f"{PATH}?patientId=big", body=body, headers={"Content-Type": "application/xml"})
     resp = conn.getresponse()                            # http.client sent all 60 MB before reading
@@ -191,6 +213,7 @@ def test_a_60_mb_upload_receives_its_413(server):
     conn.request("GET", "/health")                       # the connection survives: the rest was drained
     assert conn.getresponse().status == 200
     conn.close()
+    assert server.rss_mb() - before < 20                 # read and dropped, never held
 
 
 def test_a_declared_length_over_the_limit_is_answered_before_the_body(server):
@@ -269,6 +292,8 @@ def test_options_lists_the_allowed_methods(server):
 def test_an_unknown_path_is_404(server):
     resp, data = server.request("POST", "/convert?patientId=p1", CCD)
     assert resp.status == 404 and PATH in svc.outcome(data)["diagnostics"]
+    resp, data = server.request("POST", f"{PATH}/?patientId=p1", CCD)      # no redirect to follow with a body
+    assert resp.status == 404 and svc.outcome(data)["code"] == "not-found"
     resp, data = server.request("GET", "/nope")
     assert resp.status == 404 and svc.outcome(data)["code"] == "not-found"
 

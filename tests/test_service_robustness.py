@@ -301,6 +301,35 @@ def test_a_token_file_guards_the_convert_route(tmp_path):
         assert server.stop() == 0
 
 
+def test_the_asgi_app_runs_under_plain_uvicorn_configured_from_the_environment():
+    """README's 'other ASGI servers' command, as written."""
+    import tempfile
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "ccda2fhir.serve.app:app", "--http", "ccda2fhir.serve.protocol:Protocol",
+         "--host", "127.0.0.1", "--port", "0", "--no-access-log"], cwd=svc.ROOT, stderr=log,
+        stdout=subprocess.DEVNULL, env={**os.environ, "CCDA2FHIR_WORKERS": "1", "CCDA2FHIR_MAX_BYTES": "100000"})
+    try:
+        def port():
+            log.seek(0)
+            found = re.search(rb"running on http://127.0.0.1:(\d+)", log.read())
+            return int(found.group(1)) if found else None
+        assert _until(lambda: port() is not None or process.poll() is not None, 60) and port(), process.poll()
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", port(), timeout=60)
+        conn.request("POST", f"{PATH}?patientId=p1", CCD, {"Content-Type": "application/xml"})
+        resp = conn.getresponse()
+        issue = svc.outcome(resp.read())                  # CCDA2FHIR_MAX_BYTES applies
+        assert resp.status == 413 and "over the limit of 100000" in issue["diagnostics"]
+        conn.request("POST", f"{PATH}?patientId=p1", CCD[:50_000], {"Content-Type": "application/xml"})
+        resp = conn.getresponse()
+        assert resp.status == 400 and svc.outcome(resp.read())["code"] == "structure"
+        conn.close()
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
 # ---- starting ----------------------------------------------------------------------------------------------
 
 def _serve(*args: str, env: dict | None = None, code: str | None = None) -> subprocess.CompletedProcess:

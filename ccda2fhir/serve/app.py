@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None, *, initializer: Callable[[], No
 
     inner = Starlette(routes=routes(service), lifespan=lifespan, exception_handlers={
         Problem: _on_problem, HTTPException: _on_http, Exception: _on_unexpected})
+    inner.router.redirect_slashes = False   # '/convert/.../fhir/' is a 404 OperationOutcome, not a bodiless 307
     outer = RequestLog(inner)
     outer.service = service   # for the runner and tests: the pool, the settings
     return outer

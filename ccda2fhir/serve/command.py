@@ -16,6 +16,7 @@ from ..limits import Limits, ServiceLimits, described
 from .settings import Settings, load_tokens
 
 MISSING_EXTRA = "ccda2fhir: error: the service needs its extra: pip install 'ccda2fhir[serve]'"
+_EXTRA = ("starlette", "uvicorn", "httptools", "anyio")   # what [serve] brings, and Starlette needs
 
 
 def _environment(tokens: bool = True) -> tuple[Settings, ValueError | None]:
@@ -73,7 +74,9 @@ def run(args, *, initializer: Callable[[], None] | None = None) -> int:
         from .logs import log_config
         from .protocol import Protocol
         from .server import Server
-    except ImportError:
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] not in _EXTRA:
+            raise
         print(MISSING_EXTRA, file=sys.stderr)
         return 2
     env, env_error = _environment()

@@ -57,6 +57,13 @@ class Server:
             time.sleep(0.05)
         raise AssertionError(f"no access line for {request_id}")
 
+    def rss_mb(self) -> float:
+        """Resident memory of the service's own process (the event loop, not its workers), in MB."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise AssertionError("no VmRSS")
+
     def connection(self, timeout: float = 60.0) -> http.client.HTTPConnection:
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
 
