@@ -135,3 +135,33 @@ def test_readme_lists_every_service_limit_with_its_default():
     assert set(table) == {"--" + name.replace("_", "-") for name, _, _ in described(SERVICE)}
     for name, default, _ in described(SERVICE):
         assert table["--" + name.replace("_", "-")] == (f"{default:g}" if isinstance(default, float) else str(default))
+
+
+# ---- the request log ----------------------------------------------------------------------------------------
+
+def test_the_request_log_answers_for_an_app_that_failed_without_answering(caplog):
+    import asyncio
+
+    import orjson
+
+    from ccda2fhir.serve.logs import RequestLog
+
+    async def failing(scope, receive, send):
+        raise KeyError("a defect")
+    sent: list = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+    scope = {"type": "http", "method": "GET", "path": "/x", "headers": [(b"x-request-id", b"req-1")]}
+    asyncio.run(RequestLog(failing)(scope, receive, send))
+    start, body = sent
+    assert start["status"] == 500 and (b"x-request-id", b"req-1") in start["headers"]
+    issue = orjson.loads(body["body"])["issue"][0]
+    assert issue["code"] == "exception" and "req-1" in issue["diagnostics"] and "defect" not in issue["diagnostics"]
+    failure = next(r for r in caplog.records if r.getMessage() == "unexpected failure")
+    assert failure.exc_info[0] is KeyError
+    access = next(r for r in caplog.records if r.getMessage() == "request")
+    assert access.fields["status"] == 500 and access.fields["request_id"] == "req-1"

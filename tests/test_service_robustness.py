@@ -54,12 +54,13 @@ def _in_thread(fn) -> tuple[threading.Thread, dict]:
 def test_a_stuck_conversion_is_504_while_the_server_keeps_serving(server):
     thread, out = _in_thread(lambda: server.convert(CCD, "hang"))
     assert _until(lambda: _ready(server)["pending"] == 1)
-    for _ in range(5):                                    # the event loop never converts
+    for _ in range(3):                                    # the event loop never converts
         start = time.monotonic()
         resp, data = server.request("GET", "/health")
-        assert resp.status == 200 and time.monotonic() - start < 0.5
-        resp, _ = server.convert(CCD, "meanwhile")        # the other worker converts meanwhile
-        assert resp.status == 200
+        assert resp.status == 200 and time.monotonic() - start < 1
+    resp, _ = server.convert(CCD, "meanwhile")            # the other worker converts meanwhile
+    assert resp.status == 200
+    assert thread.is_alive()                              # all of it while the stuck one still waits
     thread.join(30)
     resp, data = out["result"]
     assert resp.status == 504

@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 
 from .logs import FIELDS, RequestLog
-from .problems import Problem, problem_response
+from .problems import Problem, problem_response, unexpected
 from .routes import CONVERT_PATH, routes
 from .settings import Settings
 from .state import Service
@@ -49,8 +49,7 @@ async def _on_http(request, exc: HTTPException):
 
 async def _on_unexpected(request, exc: Exception):
     """Never a bare 500: an OperationOutcome with the request id (RequestLog logs the traceback)."""
-    return problem_response(Problem(500, "exception", "the server failed unexpectedly; its operators can find "
-                                    "what happened in its log"), _request_id(request))
+    return problem_response(unexpected(), _request_id(request))
 
 
 def create_app(settings: Settings | None = None, *, initializer: Callable[[], None] | None = None):

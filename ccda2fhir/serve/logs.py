@@ -16,6 +16,8 @@ from datetime import datetime, timezone
 
 import orjson
 
+from .problems import problem_response, unexpected
+
 ACCESS = logging.getLogger("ccda2fhir.access")
 log = logging.getLogger("ccda2fhir.serve")
 FIELDS = "ccda2fhir.log"          # the scope key where handlers add their fields to the request line
@@ -87,9 +89,11 @@ class RequestLog:
 
         try:
             await self.app(scope, receive, send_logged)
-        except Exception:   # already answered (an OperationOutcome naming the request id); logged here
+        except Exception:   # Starlette has answered it (an OperationOutcome naming the request id)
             fields.setdefault("error", "unexpected")
             log.exception("unexpected failure", extra={"fields": {"request_id": rid}})
+            if sent["status"] is None:   # an app that did not: never the server's bare 500
+                await problem_response(unexpected(), rid)(scope, receive, send_logged)
         finally:
             fields.update(status=sent["status"] or CLIENT_CLOSED, bytes_out=sent["bytes_out"],
                           duration_ms=round((time.perf_counter() - start) * 1000, 1))

@@ -55,6 +55,12 @@ def problem_for(exc: ConversionError) -> Problem:
     return Problem(500, "exception", str(exc), line=exc.line, column=exc.column)
 
 
+def unexpected() -> Problem:
+    """The answer to a failure of the service itself (its traceback goes to the log, not to the client)."""
+    return Problem(500, "exception", "the server failed unexpectedly; its operators can find what happened in "
+                   "its log")
+
+
 def outcome(message: str, code: str, *, line: int | None = None, column: int | None = None,
             severity: str = "error") -> bytes:
     """A FHIR OperationOutcome with one issue, as JSON bytes."""
