@@ -155,6 +155,7 @@ def test_the_request_log_answers_for_an_app_that_failed_without_answering(caplog
 
     async def receive():
         return {"type": "http.request", "body": b"", "more_body": False}
+    caplog.set_level("INFO", logger="ccda2fhir")
     scope = {"type": "http", "method": "GET", "path": "/x", "headers": [(b"x-request-id", b"req-1")]}
     asyncio.run(RequestLog(failing)(scope, receive, send))
     start, body = sent
