@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import os
 import statistics
 import subprocess
 import sys
@@ -102,17 +101,16 @@ def phase(host: str, port: int, body: bytes, requests: int, clients: int) -> dic
             "first_failures": [f.decode("latin-1") for f in failures[:3]]}
 
 
-def _start_server() -> tuple[subprocess.Popen, int]:
-    log = Path(tempfile.mkstemp(prefix="ccda2fhir-load-", suffix=".log")[1])
+def _start_server(log: Path) -> tuple[subprocess.Popen, int]:
+    """`ccda2fhir serve --port 0` as deployed (access log on), and the port its 'listening' line names."""
     with open(log, "wb") as err:
-        process = subprocess.Popen([sys.executable, "-m", "ccda2fhir", "serve", "--port", "0", "--log-level",
-                                    "warning"], stderr=err, stdout=subprocess.DEVNULL, cwd=ROOT)
-    # 'listening' is logged at info level: read the port from the ready probe instead
+        process = subprocess.Popen([sys.executable, "-m", "ccda2fhir", "serve", "--port", "0"], stderr=err,
+                                   stdout=subprocess.DEVNULL, cwd=ROOT)
     end = time.monotonic() + 120
     while time.monotonic() < end:
-        port = _listening_port(process.pid)
-        if port:
-            return process, port
+        for line in log.read_bytes().splitlines():
+            if b'"listening"' in line:
+                return process, orjson.loads(line)["port"]
         if process.poll() is not None:
             raise SystemExit(f"the server exited: {log.read_text()[-2000:]}")
         time.sleep(0.1)
@@ -120,29 +118,16 @@ def _start_server() -> tuple[subprocess.Popen, int]:
     raise SystemExit("the server did not start")
 
 
-def _listening_port(pid: int) -> int | None:
-    """The TCP port ``pid`` listens on (from /proc/net/tcp and its open sockets)."""
-    try:
-        inodes = {os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1] for fd in os.listdir(f"/proc/{pid}/fd")
-                  if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")}
-        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-            parts = line.split()
-            if parts[3] == "0A" and parts[9] in inodes:          # state LISTEN
-                return int(parts[1].split(":")[1], 16)
-    except OSError:
-        return None
-    return None
-
-
 def run(requests: int = 200, clients: int = 8, single: int = 50, url: str | None = None) -> dict:
     """Both phases against ``url`` (or a server started here); the figures as a dict."""
     body = (HL7_CCD if HL7_CCD.is_file() else SAMPLE).read_bytes()
     process = None
+    log = Path(tempfile.mkstemp(prefix="ccda2fhir-load-", suffix=".log")[1])
     if url:
         parts = urlsplit(url)
         host, port = parts.hostname, parts.port or 80
     else:
-        process, port = _start_server()
+        process, port = _start_server(log)
         host = "127.0.0.1"
     try:
         phase(host, port, body, 2 * clients, clients)              # warm: connections, worker caches
@@ -154,6 +139,7 @@ def run(requests: int = 200, clients: int = 8, single: int = 50, url: str | None
         if process is not None:
             process.terminate()
             process.wait(60)
+        log.unlink(missing_ok=True)
     return {"document": (HL7_CCD if HL7_CCD.is_file() else SAMPLE).name, "bytes": len(body), "one_client": one,
             "many_clients": many, "speedup": round(many["docs_per_s"] / one["docs_per_s"], 2),
             "memory_mb_after_warmup": memory_before and round(memory_before),

@@ -85,6 +85,7 @@ class Server:
                             {"Content-Type": "application/xml", **(headers or {})})
 
     def stop(self, sig: int = signal.SIGTERM, seconds: float = 60.0) -> int:
+        """Stop the server (SIGTERM: gracefully); its exit code. The log file is removed."""
         if self.process.poll() is None:
             self.process.send_signal(sig)
         try:
@@ -92,6 +93,8 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.wait()
+        finally:
+            self.log_path.unlink(missing_ok=True)
 
 
 def start(*flags: str, hooked: bool = False, env: dict | None = None) -> Server:
