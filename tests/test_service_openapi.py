@@ -55,7 +55,7 @@ CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conform
           "response_schema_conformance", "negative_data_rejection", "unsupported_method", "allow_header_conformance")
 
 
-def test_generated_requests_get_only_documented_answers(server):
+def test_generated_requests_get_only_documented_answers(server, tmp_path):
     """schemathesis's own runner (its pytest plugin does not run under pytest 9): the document's
     examples, its coverage phase (every parameter and body at and past its bounds, missing,
     other methods) and random fuzzing, each answer checked against the document."""
@@ -63,7 +63,7 @@ def test_generated_requests_get_only_documented_answers(server):
         [sys.executable, "-m", "schemathesis.cli", "run", f"http://127.0.0.1:{server.port}/openapi.json",
          "--checks", ",".join(CHECKS), "--phases", "examples,coverage,fuzzing", "--max-examples", "100",
          "--workers", "1", "--generation-database", "none", "--no-color", "--request-timeout", "60"],
-        capture_output=True, text=True, timeout=600, cwd=svc.ROOT)
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)   # its cache stays out of the checkout
     assert done.returncode == 0, done.stdout[-20000:] + done.stderr[-3000:]
     assert "No issues found" in done.stdout, done.stdout[-5000:]
     generated = int(re.search(r"(\d+) generated", done.stdout).group(1))
