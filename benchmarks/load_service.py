@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import os
 import statistics
 import subprocess
 import sys
@@ -121,6 +122,7 @@ def _start_server(log: Path) -> tuple[subprocess.Popen, int]:
 def run(requests: int = 200, clients: int = 8, single: int = 50, url: str | None = None) -> dict:
     """Both phases against ``url`` (or a server started here); the figures as a dict."""
     body = (HL7_CCD if HL7_CCD.is_file() else SAMPLE).read_bytes()
+    load_before = os.getloadavg()[0]    # other work on the machine takes the cores the speedup needs
     process = None
     log = Path(tempfile.mkstemp(prefix="ccda2fhir-load-", suffix=".log")[1])
     if url:
@@ -142,6 +144,7 @@ def run(requests: int = 200, clients: int = 8, single: int = 50, url: str | None
         log.unlink(missing_ok=True)
     return {"document": (HL7_CCD if HL7_CCD.is_file() else SAMPLE).name, "bytes": len(body), "one_client": one,
             "many_clients": many, "speedup": round(many["docs_per_s"] / one["docs_per_s"], 2),
+            "load_average_before": round(load_before, 2), "cpus": os.cpu_count(),
             "memory_mb_after_warmup": memory_before and round(memory_before),
             "memory_mb_after_run": memory_after and round(memory_after)}
 
