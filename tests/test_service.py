@@ -106,6 +106,19 @@ def test_one_connection_carries_many_requests(server):
     conn.close()
 
 
+def test_pipelined_requests_are_answered_in_order_even_after_an_early_answer(server):
+    sock = server.socket()
+    head = f"POST {PATH}?patientId=pipe HTTP/1.1\r\nHost: x\r\nContent-Length: {len(CCD)}\r\n"
+    sock.sendall(f"{head}Content-Type: text/plain\r\n\r\n".encode() + CCD             # 415 before its body
+                 + f"{head}Content-Type: application/xml\r\n\r\n".encode() + CCD      # read past, then converted
+                 + b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert svc.read_response(sock)[0] == 415
+    status, _, body = svc.read_response(sock)
+    assert status == 200 and body == orjson.dumps(ccda2fhir.convert(CCD, "pipe"))
+    assert svc.read_response(sock)[2] == b'{"status":"ok"}'
+    sock.close()
+
+
 def test_a_hundred_concurrent_clients_are_all_answered(server):
     """The old server reset about half of them (a listen backlog of 5)."""
     import threading

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import weakref
 from pathlib import Path
 
 import orjson
@@ -121,10 +122,14 @@ def outcome(data: bytes) -> dict:
     return oo["issue"][0]
 
 
+_unread: "weakref.WeakKeyDictionary[socket.socket, bytes]" = weakref.WeakKeyDictionary()
+
+
 def read_response(sock: socket.socket, seconds: float = 30.0) -> tuple[int, dict[str, str], bytes]:
-    """(status, headers, body) of one HTTP/1.1 answer read from a raw socket (Content-Length framed)."""
+    """(status, headers, body) of the next HTTP/1.1 answer on a raw socket (Content-Length framed);
+    bytes read past it are kept for the next call (pipelined answers)."""
     sock.settimeout(seconds)
-    data = b""
+    data = _unread.pop(sock, b"")
     while b"\r\n\r\n" not in data:
         chunk = sock.recv(65536)
         if not chunk:
@@ -140,7 +145,9 @@ def read_response(sock: socket.socket, seconds: float = 30.0) -> tuple[int, dict
         if not chunk:
             break
         body += chunk
-    return status, headers, body
+    if len(body) > length:
+        _unread[sock] = body[length:]
+    return status, headers, body[:length]
 
 
 def closed_within(sock: socket.socket, seconds: float) -> bool:
