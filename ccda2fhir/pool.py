@@ -51,6 +51,7 @@ class Result:
     types: dict[str, int]       # resources by resourceType
     report: dict | None         # report.as_dict() when asked
     patient_id: str = ""        # the Patient's id (the caller's, or the one made with FROM_DOCUMENT)
+    document_id: str | None = None   # the ClinicalDocument's id as 'system|value' (for logs), when it has one
 
 
 # ---- the worker side ------------------------------------------------------------------------------
@@ -84,6 +85,16 @@ def _portable(exc: BaseException) -> BaseException:
         return MappingError(f"could not map the document: {type(exc).__name__}: {exc}")
 
 
+def _document_id(bundle: dict) -> str | None:
+    """The Composition's identifier (the ClinicalDocument's id) as 'system|value'."""
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        if resource["resourceType"] == "Composition":
+            ident = resource.get("identifier") or {}
+            return "|".join(filter(None, (ident.get("system"), ident.get("value")))) or None
+    return None
+
+
 def run_job(data, patient_id, options: dict, want_report: bool) -> tuple[bool, object]:
     """Convert one document in this (worker) process: (True, Result) or (False, exception)."""
     from .convert import convert_with_report
@@ -95,7 +106,7 @@ def run_job(data, patient_id, options: dict, want_report: bool) -> tuple[bool, o
                               if e["resource"]["resourceType"] == "Patient")
         return True, Result(orjson.dumps(bundle), len(bundle["entry"]), len(report.unmapped()),
                             report.summary(), dict(types), report.as_dict() if want_report else None,
-                            patient_id)
+                            patient_id, _document_id(bundle))
     except Exception as exc:
         return False, _portable(exc)
 
@@ -296,6 +307,37 @@ class ConversionPool:
         finally:  # the caller stopped early (or was interrupted): jobs not started yet are dropped
             for future in pending:
                 future.cancel()
+
+    def cancel(self, future: Future) -> bool:
+        """Give up one job (a service whose client went away): a queued one is dropped (its Future
+        cancelled), a running one has its worker stopped and replaced (its Future raises
+        ConversionCancelled). False when the job had already finished."""
+        queued = running = False
+        with self._lock:
+            for job in self._queue:
+                if job.future is future:
+                    self._queue.remove(job)
+                    queued = True
+                    break
+            for w in self._workers:
+                if not queued and w.job is not None and w.job.future is future:
+                    w.job = None
+                    w.stop(time.monotonic())
+                    self._replace()
+                    running = True
+                    break
+        if running:
+            self._settle([(future, ConversionCancelled("the conversion was cancelled; its worker was replaced"),
+                           False)])
+            self._wake()
+            return True
+        return future.cancel()
+
+    @property
+    def pending(self) -> int:
+        """Jobs queued or running."""
+        with self._lock:
+            return len(self._queue) + sum(1 for w in self._workers if w.job is not None)
 
     def close(self, *, wait: bool = True, timeout: float | None = None) -> None:
         """Stop accepting jobs; with ``wait``, let queued and running ones finish (up to ``timeout``

@@ -1,9 +1,7 @@
 """Issue 7 §5: patient ids are valid FHIR ids, {stem} makes one from any file name, every fullUrl is a URI."""
 from __future__ import annotations
 
-import http.client
 import re
-import threading
 import uuid
 from pathlib import Path
 
@@ -14,8 +12,8 @@ from ccda2fhir import InvalidPatientIdError
 from ccda2fhir.assemble.ids import NAMESPACE
 from ccda2fhir.patient_ids import patient_id_for
 from ccda2fhir.patient_ids import check_patient_id, id_from_name
-from ccda2fhir.serve.http import PATH, make_server
 from tests.conftest import CORPUS, SAMPLE_CCD, resolve
+from tests.support import service as svc
 
 CCD = SAMPLE_CCD.read_bytes()
 FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
@@ -137,21 +135,14 @@ def test_every_corpus_file_name_gives_a_valid_distinct_id():
 
 @pytest.fixture(scope="module")
 def server():
-    srv = make_server("127.0.0.1", 0, max_bytes=2_000_000)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    yield srv.server_address
-    srv.shutdown()
-    srv.server_close()
+    s = svc.start("--workers", "1")
+    yield s
+    s.stop()
 
 
 @pytest.mark.parametrize("query", ["a%2Fb", "..%2F..%2Fetc%2Fpasswd", "john%20smith", "x" * 65, "a%0Ab", "a%00b"])
 def test_http_answers_400_for_an_invalid_patient_id(server, query):
-    conn = http.client.HTTPConnection(*server, timeout=30)
-    conn.request("POST", f"{PATH}?patientId={query}", body=CCD)
-    resp = conn.getresponse()
-    body = resp.read()
-    conn.close()
+    resp, body = server.convert(CCD, query)
     assert resp.status == 400
     oo = __import__("json").loads(body)
     assert oo["resourceType"] == "OperationOutcome" and "1 to 64" in oo["issue"][0]["diagnostics"]

@@ -256,6 +256,39 @@ def test_close_with_a_time_bound_cancels_what_is_left():
     assert isinstance(running.exception(timeout=0), ConversionCancelled)
 
 
+def test_cancel_stops_a_running_job_and_replaces_its_worker():
+    with ConversionPool(1, initializer=misbehave) as p:
+        before = _pid(p)
+        running = p.submit(CCD, "hang")
+        queued = p.submit(CCD, "p1")
+        assert _until(lambda: running.running())
+        assert p.pending == 2
+        assert p.cancel(queued) and queued.cancelled()            # dropped before it started
+        start = time.monotonic()
+        assert p.cancel(running)
+        with pytest.raises(ConversionCancelled, match="cancelled"):
+            running.result(timeout=10)
+        assert time.monotonic() - start < 2                      # at once, not at a time limit
+        assert _until(lambda: not _alive(before), 10)            # the worker was stopped
+        assert p.pending == 0
+        assert p.submit(CCD, "p1").result(timeout=120).resources > 100   # by its replacement
+        assert _pid(p) != before
+
+
+def test_cancel_of_a_finished_job_changes_nothing(pool):
+    done = pool.submit(CCD, "p1")
+    result = done.result(timeout=120)
+    assert pool.cancel(done) is False and done.result() is result
+
+
+def test_result_names_the_document(pool):
+    result = pool.submit(CCD, "p1").result(timeout=120)
+    composition = next(e["resource"] for e in orjson.loads(result.bundle_json)["entry"]
+                       if e["resource"]["resourceType"] == "Composition")
+    assert result.document_id == f"{composition['identifier']['system']}|{composition['identifier']['value']}"
+    assert result.document_id.startswith("urn:oid:")
+
+
 def test_alive_counts_ready_workers(pool):
     assert _until(lambda: pool.alive == 2)
 

@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from ..errors import one_line
-from ..parse import DEFAULT_MAX_BYTES
+from . import command as serve_command
 from . import convert_cli
 
 
@@ -53,10 +53,8 @@ def _parser() -> argparse.ArgumentParser:
                                    "or many (files, folders, --from-list) into a folder of Bundles or FHIR Bulk "
                                    "Data NDJSON, in parallel worker processes.")
     convert_cli.add_arguments(c)
-    s = sub.add_parser("serve", help="serve POST /convert/v1/ccda/to/fhir?patientId=ID")
-    s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=8080)
-    s.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES)
+    serve_command.add_arguments(sub.add_parser("serve", help="serve POST /convert/v1/ccda/to/fhir?patientId=ID "
+                                               "(needs the [serve] extra)"))
     return ap
 
 
@@ -64,10 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `ccda2fhir` command."""
     a = _parser().parse_args(argv)
     if a.command == "serve":
-        from .http import serve
-        print(f"ccda2fhir: serving http://{a.host}:{a.port}/convert/v1/ccda/to/fhir", file=sys.stderr)
-        serve(a.host, a.port, a.max_bytes)
-        return 0
+        return serve_command.run(a)
     return convert_cli.run(a)
 
 
