@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ccda2fhir
-from ccda2fhir.map.conversion import Conversion
+from ccda2fhir.map.state import Conversion
 from ccda2fhir.map.filters import codes as C
 from ccda2fhir.map.filters import terminology as T
 from ccda2fhir.validate.schema import schema as fhir_schema

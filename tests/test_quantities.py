@@ -108,7 +108,7 @@ def test_ivl_pq_to_range():
     assert Q.range_({"value": "3", "unit": "mg"})["low"] == Q.range_({"value": "3", "unit": "mg"})["high"]
     assert Q.range_({"low": {"value": "x"}}) is None
     assert Q.range_(None) is None
-    from ccda2fhir.map.filters import FILTERS
+    from ccda2fhir.map.engine.registry import FILTERS
     assert FILTERS["range_pq"] is Q.range_
 
 

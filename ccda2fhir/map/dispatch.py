@@ -8,10 +8,10 @@ templateId and line: nothing is dropped silently.
 from __future__ import annotations
 
 from ..assemble.ids import canonical
-from .conversion import Conversion
+from .state import WRAPPED_TYPES, Conversion
 from .filters.navigation import STATEMENTS, many, statement_of, template_ids
 from .filters.nothing import NOTHING_TEMPLATE, note, replaced
-from .routes import table
+from .engine.routes import table
 
 
 class SectionRefs(list):
@@ -142,7 +142,7 @@ def _lend_identity(conv: Conversion, wrapper: dict, made: list[dict]) -> None:
     """A wrapper act that made no resource and holds exactly one clinical resource: that resource
     is the same clinical thing, so it also carries the wrapper's identifiers (our choice; the IG
     does this for problem concern acts). With several, the ids cannot be attributed: left out."""
-    from .conversion import WRAPPED_TYPES
+
     from .filters.identifiers import identifiers
     if len(made) != 1:
         return

@@ -13,7 +13,7 @@ from .codes import codeable_concept
 from .dates import datetime
 from .navigation import many, one
 from .participants import participants
-from .registry import template_global
+from ..engine.registry import template_global
 from .terminology import concept
 from .text import text
 
@@ -22,7 +22,7 @@ STATUS_OBS = ("2.16.840.1.113883.10.20.1.37",)   # R1.1 Advance directive status
 
 
 def _conversion():
-    from ..conversion import current
+    from ..state import current
     return current()
 
 
@@ -76,7 +76,7 @@ def adr_status(src) -> str:
     if isinstance(high, dict) and high.get("value") and datetime(high):
         # "Ended" as of the document's own time, never the clock: the same document must give
         # the same output whenever it is converted.
-        from ..conversion import current
+        from ..state import current
         end = datetime(high)[:10]
         as_of = (datetime(current().header.get("effectiveTime")) or "")[:10]
         if as_of and end < as_of[:len(end)]:

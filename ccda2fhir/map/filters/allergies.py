@@ -13,7 +13,7 @@ from __future__ import annotations
 from .codes import alternate_codes, codeable_concept, coding
 from .dates import datetime
 from .navigation import children, has_template, many, one
-from .registry import template_global
+from ..engine.registry import template_global
 from .status import data_absent, negated, status_code
 from .terminology import concept
 from .text import text
@@ -357,7 +357,7 @@ def allergy_reactions(src, parents) -> list[dict]:
         _map_nested(r, [src] + list(many(parents)))
         if many(r.get("id")):
             # keeps the reaction's identity and end date, which reaction[] has no place for
-            from ..conversion import current
+            from ..state import current
             current().emit_after("resource/AllergyReaction", "allergy", src=r)
     if not out and top:
         out.append({"manifestation": [{"extension": [data_absent("UNK")]}], "severity": top,
@@ -376,7 +376,7 @@ def _map_nested(reaction: dict, parents: list) -> None:
     """Map what a Reaction Observation holds besides its severity and comments (C-CDA: medications and
     procedures given in response to the reaction) through the ordinary routes, so the
     absorbed reaction does not take them down with it."""
-    from ..conversion import current
+    from ..state import current
     from .navigation import statement_of
     rels = [rel for rel in many(reaction.get("entryRelationship")) if isinstance(rel, dict)]
     todo = []
@@ -386,10 +386,9 @@ def _map_nested(reaction: dict, parents: list) -> None:
             todo.append((el, stmt))
     if not todo:
         return
-    from ..dispatch import map_nested
     conv = current()
     for el, stmt in todo:
-        map_nested(conv, el, stmt, [reaction] + parents)
+        conv.map_nested(el, stmt, [reaction] + parents)
 
 
 # ---------------------------------------------------------------- dates, people, context
@@ -437,7 +436,7 @@ def allergy_asserter(src, parents):
 def allergy_encounter(src, parents):
     """encounter: an encounter the observation or its concern act holds (SUBJ), referenced;
     the dispatcher maps that encounter itself, to the same resource."""
-    from ..conversion import current
+    from ..state import current
     concern = _concern(parents) or {}
     for stmt in [src, concern]:
         for rel in many(stmt.get("entryRelationship")):
@@ -472,7 +471,7 @@ def allergy_abatement(src, parents=None) -> list[dict]:
     if high and status == "active":
         # the same precedence as for problems: the stated status wins over the end date, which
         # this extension still keeps as the source gives it (no FHIR rule forbids it here)
-        from ..conversion import current
+        from ..state import current
         current().warn(f"the Allergy Status says active but the allergy's effectiveTime/high gives an "
                        f"end ({high}): clinicalStatus follows the status; the end is kept in the "
                        "allergyintolerance-abatement extension", level="warning")

@@ -10,7 +10,7 @@ from .codes import codeable_concept
 from .dates import period
 from .navigation import children, has_template, many, one
 from .participants import organization_ref, practitioner_ref, related_person_ref
-from .registry import template_global
+from ..engine.registry import template_global
 from .status import data_absent
 from .text import text
 
@@ -20,7 +20,7 @@ SCHEDULE = ("2.16.840.1.113883.10.20.22.4.500.3",)
 
 
 def _conversion():
-    from ..conversion import current
+    from ..state import current
     return current()
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .navigation import many, one
-from .registry import template_filter
+from ..engine.registry import template_filter
 from .terminology import system_by_name, system_uri
 from .text import narrative_text
 

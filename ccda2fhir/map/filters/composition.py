@@ -7,7 +7,7 @@ from .codes import codeable_concept
 from .dates import datetime, instant, parse_ts
 from .navigation import many, one
 from .participants import author_ref, author_refs, organization_ref, practitioner_ref
-from .registry import template_filter, template_global
+from ..engine.registry import template_filter, template_global
 from .text import text
 
 XHTML_EMPTY = '<div xmlns="http://www.w3.org/1999/xhtml">No information</div>'
@@ -184,7 +184,7 @@ def on_behalf_of(who: dict, organization: dict | None) -> dict | None:
 
 def _report(element: str, what: str) -> None:
     """A header participant that produced no resource: say so (nothing dropped silently)."""
-    from ..conversion import current
+    from ..state import current
     current().warn(f"header {element} names no person, device or organization we can map; {what}",
                    level="partial", element=element)
 
@@ -241,7 +241,7 @@ CCDA_EXT = "http://hl7.org/fhir/us/ccda/StructureDefinition/"
 def _recipient_ref(recipient: dict) -> dict | None:
     """informationRecipient/intendedRecipient -> Practitioner (+ PractitionerRole with the
     receivedOrganization), the Patient, or the Organization alone."""
-    from ..conversion import current
+    from ..state import current
     from .participants import _emit, _is_patient
     ir = one(recipient.get("intendedRecipient"))
     if not isinstance(ir, dict):
@@ -313,7 +313,7 @@ def header_extensions(header: dict) -> list[dict]:
     for element, what in (("authorization", "consents are not mapped"),
                           ("inFulfillmentOf", "the fulfilled orders are not mapped")):
         if many(header.get(element)):
-            from ..conversion import current
+            from ..state import current
             current().warn(f"header {element}: {what}", level="partial", element=element)
     version = (header.get("versionNumber") or {}).get("value") if isinstance(header.get("versionNumber"), dict) else None
     if version and version.strip().isdigit() and int(version) <= 2**31 - 1:  # FHIR integer is 32-bit
@@ -344,7 +344,7 @@ def confidentiality(code) -> str | None:
 @template_global
 def source_document_ref(header: dict) -> dict | None:
     """Reference to the DocumentReference describing the source C-CDA document."""
-    from ..conversion import current
+    from ..state import current
     conv = current()
     return conv.emit("document/SourceDocument", src=header, embed=conv.options.get("embed_source"), encounter=conv.encounter,
                      source_bytes=conv.options.get("source_bytes"))
@@ -393,7 +393,7 @@ def byte_size(data) -> int | None:
 @template_global
 def nonxml_content() -> dict | None:
     """DocumentReference.content for a nonXMLBody: its text (B64 data or a reference URL)."""
-    from ..conversion import current
+    from ..state import current
     body = current().doc.get("nonxml")
     if not isinstance(body, dict):
         return None
@@ -435,7 +435,7 @@ def format_code(header: dict) -> str:
     """IHE format code of the source: C-CDA structured or nonXML body, R2.x (a header
     templateId with a version extension) or R1.1 (none). IHE lists no R2.0 code; R2.0
     documents (extension 2014-06-09) get the 2.1 code, their structure being the same."""
-    from ..conversion import current
+    from ..state import current
     body = "nonXMLBody" if current().doc.get("body") == "nonxml" else "structuredBody"
     versioned = any(isinstance(t, dict) and t.get("extension") for t in many(header.get("templateId")))
     return f"urn:hl7-org:sdwg:ccda-{body}:{'2.1' if versioned else '1.1'}"

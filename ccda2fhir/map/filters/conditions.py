@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .codes import codeable_concept
 from .navigation import many, one
-from .registry import template_filter, template_global
+from ..engine.registry import template_filter, template_global
 from .status import data_absent, negated, status_code
 from .terminology import concept
 from .text import text
@@ -170,7 +170,7 @@ def wrapper_provenance(wrapper) -> None:
     the IG (CF-problems, CF-allergies) recommends that authors recorded on the concern act be
     mapped to the Condition / AllergyIntolerance. Made, like every entry Provenance, when an author
     gives a time and a known agent. Returns nothing (use in ``{% set _ = ... %}``)."""
-    from ..conversion import current
+    from ..state import current
     from .navigation import has_template
     from .provenance import author_agents, authored_at
     if not isinstance(wrapper, dict) or not wrapper.get("author"):
@@ -247,7 +247,7 @@ def condition_status(src, concern, status_obs) -> dict:
     out = {"clinicalStatus": {"coding": coding}}
     if code not in ABATED_STATUSES:
         if own_end:
-            from ..conversion import current
+            from ..state import current
             current().warn(f"the Problem Status says {code} but the problem's effectiveTime/high gives "
                            f"an end ({own_end}): clinicalStatus follows the status and the end date is "
                            f"left out (FHIR con-4: an abated Condition is inactive, resolved or "

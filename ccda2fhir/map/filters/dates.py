@@ -10,7 +10,7 @@ import calendar
 import re
 
 from .navigation import many, one
-from .registry import template_filter
+from ..engine.registry import template_filter
 
 _TS = re.compile(
     r"^(?P<y>\d{4})(?P<mo>\d{2})?(?P<d>\d{2})?(?P<h>\d{2})?(?P<mi>\d{2})?(?P<s>\d{2})?"
@@ -26,7 +26,7 @@ _ISO_SEPARATORS = re.compile(
 
 def _warn(reason: str) -> None:
     try:
-        from ..conversion import current
+        from ..state import current
         current().warn(reason, level="partial")
     except LookupError:
         pass

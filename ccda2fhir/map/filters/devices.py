@@ -12,7 +12,7 @@ from ...assemble.ids import ii_key
 from .codes import codeable_concept
 from .dates import date, parse_ts
 from .navigation import children, has_template, many, one
-from .registry import template_filter, template_global
+from ..engine.registry import template_filter, template_global
 from .text import text
 
 FDA_UDI = "2.16.840.1.113883.3.3719"
@@ -32,7 +32,7 @@ _GS1_AI = re.compile(r"\((\d{2,4})\)([^(]*)")
 
 
 def _conversion():
-    from ..conversion import current
+    from ..state import current
     return current()
 
 
@@ -291,7 +291,7 @@ def device_use_status(stmt, element) -> str:
 def procedure_template(stmt, element) -> str:
     """The resource template a statement gets outside any section restriction (the
     procedures route's template for a Procedure Activity), for DeviceUseStatement.derivedFrom."""
-    from ..routes import table
+    from ..engine.routes import table
     from .navigation import template_ids
     routes = table()
     route = routes.match(element, template_ids(stmt), set())
@@ -330,7 +330,7 @@ def grouped_entries(src, parents, section) -> list[dict]:
     List of them). Each is rendered through its own route exactly as the dispatcher will when
     it descends, so both renderings are one resource."""
     from ..dispatch import section_keys
-    from ..routes import table
+    from ..engine.routes import table
     from .navigation import statement_of, template_ids
     conv = _conversion()
     keys = section_keys(section) if section else set()

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from .navigation import children, has_template, statement_of
-from .registry import template_global
+from ..engine.registry import template_global
 
 
 def _conversion():
-    from ..conversion import current
+    from ..state import current
     return current()
 
 

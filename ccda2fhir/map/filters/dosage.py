@@ -24,7 +24,7 @@ from .codes import codeable_concept
 from .dates import datetime as dt_filter, parse_ts, period as period_filter
 from .navigation import many, one, related
 from .quantities import number, quantity, range_, ratio
-from .registry import template_filter
+from ..engine.registry import template_filter
 from .terminology import concept
 from .text import text
 
@@ -42,7 +42,7 @@ _HOURS = {"h": Decimal(1), "min": Decimal(1) / 60}
 
 def _warn(reason: str) -> None:
     try:
-        from ..conversion import current
+        from ..state import current
         current().warn(reason, level="partial")
     except LookupError:
         pass

@@ -8,7 +8,7 @@ from importlib import resources
 from .codes import codeable_concept, coding, codings
 from .navigation import many, one, related, template_ids
 from .participants import location_ref, practitioner_ref
-from .registry import template_filter, template_global
+from ..engine.registry import template_filter, template_global
 from .status import data_absent, status_code
 from .terminology import concept
 
@@ -72,7 +72,7 @@ def _same_encounters(src) -> list[dict]:
     if not isinstance(src, dict) or not many(src.get("id")):
         return []
     from ...assemble.ids import ii_key
-    from ..conversion import current
+    from ..state import current
     from .plans import _index
     try:
         conv = current()
@@ -228,7 +228,7 @@ def encounter_diagnoses(src) -> list[dict]:
     """Encounter.diagnosis: the problem observations of each Encounter Diagnosis act (4.80), and of
     Hospital Admission/Discharge Diagnosis acts (4.34/4.33) nested in the encounter, become
     Conditions (category encounter-diagnosis, IG); admission/discharge ones say so in use."""
-    from ..conversion import current
+    from ..state import current
     out = []
     for act in related(src, ENCOUNTER_DIAGNOSIS, HOSPITAL_DISCHARGE_DIAGNOSIS, HOSPITAL_ADMISSION_DIAGNOSIS):
         use = next((_DIAGNOSIS_USE[t] for t in _DIAGNOSIS_USE if t in template_ids(act)), None)
@@ -280,7 +280,7 @@ def encounter_source(src):
     if not isinstance(src, dict) or src.get("code") or src.get("effectiveTime") or not many(src.get("id")):
         return src
     from ...assemble.ids import ii_key
-    from ..conversion import current
+    from ..state import current
     from .plans import _index
     try:
         idx = _index(current())
@@ -324,7 +324,7 @@ def encounter_key(src) -> str | None:
     key = id_key((src or {}).get("id"))
     if not key or not isinstance(src, dict) or not src.get("effectiveTime"):
         return key
-    from ..conversion import current
+    from ..state import current
     header = (current().header.get("componentOf") or {}).get("encompassingEncounter")
     if src is header:
         return key

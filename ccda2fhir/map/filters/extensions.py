@@ -9,7 +9,7 @@ import json
 from functools import lru_cache
 from importlib import resources
 
-from .registry import template_global
+from ..engine.registry import template_global
 
 
 @lru_cache(maxsize=1)

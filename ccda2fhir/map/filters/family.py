@@ -12,7 +12,7 @@ from .dates import date, datetime, period
 from .extensions import extension_url
 from .identifiers import identifiers
 from .navigation import children, has_template, many, one, related
-from .registry import template_global
+from ..engine.registry import template_global
 from .status import data_absent, negated
 from .terminology import concept
 from .text import text

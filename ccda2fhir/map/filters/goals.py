@@ -4,7 +4,7 @@ from __future__ import annotations
 from .codes import codeable_concept
 from .dates import date, parse_ts
 from .navigation import many, one
-from .registry import template_filter, template_global
+from ..engine.registry import template_filter, template_global
 from .status import data_absent, status_code
 from .terminology import concept
 from .text import text

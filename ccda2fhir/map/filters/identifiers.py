@@ -5,7 +5,7 @@ import re
 
 from ...assemble.ids import ii_key
 from .navigation import many, one
-from .registry import template_filter, template_global
+from ..engine.registry import template_filter, template_global
 from .terminology import identifier_systems
 
 URI_OID = "2.16.840.1.113883.4.873"
@@ -29,7 +29,7 @@ def _root_uri(root: str) -> str | None:
 
 def _warn(reason: str) -> None:
     try:
-        from ..conversion import current
+        from ..state import current
         current().warn(reason, level="partial")
     except LookupError:
         pass

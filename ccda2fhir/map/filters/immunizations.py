@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .codes import codeable_concept, coding
 from .navigation import has_template, many, one, related
-from .registry import template_filter, template_global
+from ..engine.registry import template_filter, template_global
 from .status import data_absent, negated, status_code
 from .terminology import concept
 from .text import text
@@ -17,7 +17,7 @@ SERIES_NUMBER = "2.16.840.1.113883.10.20.1.46"
 
 
 def _conv():
-    from ..conversion import current
+    from ..state import current
     return current()
 
 
@@ -38,7 +38,7 @@ def immunization_status(src) -> str:
         return "not-done"
     refused = _refusals(src)
     if refused:
-        from ..conversion import current
+        from ..state import current
         why = ", ".join(c.get("code") or "?" for c in (r.get("code") or {} for r in refused)
                         if isinstance(c, dict)) or "uncoded"
         current().warn(f"an Immunization Refusal Reason ({why}) on an immunization whose negationInd is "

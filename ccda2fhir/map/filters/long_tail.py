@@ -13,7 +13,7 @@ from __future__ import annotations
 from ...assemble.ids import canonical
 from .codes import coding
 from .navigation import many, one, statement_of, template_ids
-from .registry import template_global
+from ..engine.registry import template_global
 
 SECURITY_OBSERVATION = "2.16.840.1.113883.3.445.21"
 PRIVACY_ANNOTATIONS = "2.16.840.1.113883.3.3251.1.4"
@@ -21,7 +21,7 @@ INDICATION = "2.16.840.1.113883.10.20.22.4.19"
 
 
 def _conv():
-    from ..conversion import current
+    from ..state import current
     return current()
 
 
@@ -53,7 +53,7 @@ _ELEMENT_BY_CLASS = {"OBS": "observation", "ACT": "act", "CLUSTER": "organizer",
 def _becomes_resource(stmt: dict) -> bool:
     """Whether the dispatcher makes a resource of this statement (its route names a template;
     without a route, the generic templates exist for all but acts and organizers)."""
-    from ..routes import table
+    from ..engine.routes import table
     routes = table()
     tids = template_ids(stmt)
     element = _ELEMENT_BY_CLASS.get(stmt.get("classCode"))
@@ -347,7 +347,6 @@ def purpose_reasons(src, parents) -> dict:
     else its code (an observation's coded value first) is a reasonCode, its text when uncoded.
     The reason's Comment Activities are notes. Whatever else the activity or its reasons hold
     is mapped by its own route (map_nested: a generic resource, reported, when none)."""
-    from ..dispatch import map_nested
     from .codes import codeable_concept
     from .conditions import COMMENT_ACTIVITY, comments
     from .navigation import has_template
@@ -361,7 +360,7 @@ def purpose_reasons(src, parents) -> dict:
         if stmt is None:
             continue
         if rel.get("typeCode") != "RSON":
-            map_nested(conv, el, stmt, chain)
+            conv.map_nested(el, stmt, chain)
             continue
         found = refs_to_statements(stmt.get("id"), _REASON_TYPES, exclude=stmt)
         value = one(stmt.get("value")) if el == "observation" else None
@@ -377,7 +376,7 @@ def purpose_reasons(src, parents) -> dict:
         for rel2 in many(stmt.get("entryRelationship")):
             el2, inner = statement_of(rel2)
             if inner is not None and not has_template(inner, *COMMENT_ACTIVITY):
-                map_nested(conv, el2, inner, [stmt] + chain)
+                conv.map_nested(el2, inner, [stmt] + chain)
         if not (cc or found):
             conv.warn("Purpose Activity reason with neither a code nor a text: not kept",
                       level="partial", line=stmt.get("_line"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .codes import alternate_codes, codeable_concept, codings
 from .navigation import has_template, many, one, related
-from .registry import template_filter, template_global
+from ..engine.registry import template_filter, template_global
 from .status import data_absent, negated, status_code, status_observation_value
 from .terminology import concept
 from .text import text
@@ -25,7 +25,7 @@ PLANNED = "2.16.840.1.113883.10.20.22.4.42"
 
 
 def _emit(template: str, **variables):
-    from ..conversion import current
+    from ..state import current
     return current().emit(template, **variables)
 
 
@@ -365,7 +365,7 @@ def supply_source(stmt, parents=None) -> dict:
 def own_ref(resource_type: str, ids) -> dict | None:
     """The Reference the statement being rendered will have (from its identifiers), so the
     resources it makes (dispenses) can point back to it; None when it has no identifier."""
-    from ..conversion import current
+    from ..state import current
     from .identifiers import id_key
     key = id_key(ids)
     return {"reference": f"{resource_type}/{current().id_for(resource_type, key)}"} if key else None

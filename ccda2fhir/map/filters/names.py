@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .dates import period as _period
 from .navigation import many, one
-from .registry import template_filter
+from ..engine.registry import template_filter
 from .terminology import concept
 
 

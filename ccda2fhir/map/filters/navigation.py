@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from jinja2 import Undefined
 
-from .registry import template_filter, template_global
+from ..engine.registry import template_filter, template_global
 
 STATEMENTS = ("observation", "act", "substanceAdministration", "supply", "procedure",
               "encounter", "organizer", "regionOfInterest", "observationMedia")

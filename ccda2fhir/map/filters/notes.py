@@ -11,7 +11,7 @@ import weakref
 
 from ...assemble.ids import ii_key
 from .navigation import many, one, statement_of
-from .registry import template_filter, template_global
+from ..engine.registry import template_filter, template_global
 from .text import base64, narrative_text
 
 _ENC_INDEX: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -19,7 +19,7 @@ ENCOUNTER_ACTIVITY = ("2.16.840.1.113883.10.20.22.4.49", "2.16.840.1.113883.10.2
 
 
 def _conversion():
-    from ..conversion import current
+    from ..state import current
     return current()
 
 

@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from .codes import codeable_concept, codings, original_text
 from .navigation import children, many, one
-from .registry import template_global
+from ..engine.registry import template_global
 from .status import negated
 from .terminology import code_systems, data_file, system_by_name
 from .text import text

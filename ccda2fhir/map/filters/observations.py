@@ -21,7 +21,7 @@ from .dates import period as period_filter
 from .identifiers import id_key, identifiers
 from .navigation import has_template, many, one, statement_of, template_ids
 from .quantities import number, quantity, ratio
-from .registry import template_filter, template_global
+from ..engine.registry import template_filter, template_global
 from .status import data_absent, status_code
 from .terminology import concept
 from .text import text
@@ -40,7 +40,7 @@ def tables() -> dict:
 
 
 def _conv():
-    from ..conversion import current
+    from ..state import current
     return current()
 
 
@@ -626,8 +626,7 @@ def vital_profile(src) -> str:
 # ------------------------------------------------------------------ nested statements
 def _dispatch(element: str, stmt: dict, parents: list) -> None:
     """Map a nested statement this template does not consume by its own route."""
-    from ..dispatch import map_nested
-    map_nested(_conv(), element, stmt, parents)
+    _conv().map_nested(element, stmt, parents)
 
 
 @template_filter

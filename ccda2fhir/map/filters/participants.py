@@ -9,17 +9,17 @@ one resource.
 from __future__ import annotations
 
 from .navigation import many, one
-from .registry import template_filter
+from ..engine.registry import template_filter
 
 
 def _emit(template: str, **variables):
-    from ..conversion import current
+    from ..state import current
     return current().emit(template, **variables)
 
 
 def _is_patient(role: dict) -> bool:
     """Whether an assigned author/entity is the patient themself (IG: Patient reference)."""
-    from ..conversion import current
+    from ..state import current
     code = role.get("code") if isinstance(role.get("code"), dict) else {}
     if code.get("code") == "ONESELF":
         return True
@@ -60,7 +60,7 @@ def practitioner_ref(role, time=None) -> dict | None:
     if not isinstance(role, dict):
         return None
     if _is_patient(role):
-        from ..conversion import current
+        from ..state import current
         return current().patient
     if isinstance(role.get("assignedAuthoringDevice"), dict):
         return _emit("resource/Device", src=role, device=role["assignedAuthoringDevice"])
@@ -163,7 +163,7 @@ def informant_ref(informant) -> dict | None:
     if isinstance(informant.get("relatedEntity"), dict):
         rel = informant["relatedEntity"]
         if rel.get("classCode") == "PAT" or _is_patient(rel):
-            from ..conversion import current
+            from ..state import current
             return current().patient
         return related_person_ref(rel)
     return None

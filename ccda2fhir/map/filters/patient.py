@@ -8,7 +8,7 @@ from functools import lru_cache
 from .codes import coding
 from .dates import datetime
 from .navigation import many, one
-from .registry import template_filter, template_global
+from ..engine.registry import template_filter, template_global
 
 RACE_URL = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race"
 ETHNICITY_URL = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity"
@@ -313,7 +313,7 @@ def contact_participant(participant) -> bool:
 def header_contacts() -> list[dict]:
     """Patient.contact from the header participants that are emergency contacts, next of kin,
     guardians or caregivers: relationship (class, then code), name, telecom, address, organization."""
-    from ..conversion import current
+    from ..state import current
     from .addresses import address
     from .codes import codeable_concept
     from .dates import period
@@ -354,7 +354,7 @@ def merge_contacts(contacts) -> list[dict]:
         if not isinstance(c, dict):
             continue
         if not any(c.get(k) for k in _CONTACT_DETAILS):
-            from ..conversion import current
+            from ..state import current
             current().warn("a patient contact whose source gives only its relationship is not mapped: "
                            "FHIR requires its name, telecom, address or organization (pat-1)",
                            level="partial")

@@ -12,7 +12,7 @@ from .codes import codeable_concept, coding
 from .dates import period
 from .identifiers import identifier, identifiers
 from .navigation import children, has_template, many, one
-from .registry import template_global
+from ..engine.registry import template_global
 from .status import data_absent
 from .terminology import concept
 from .text import text
@@ -25,7 +25,7 @@ AUTHORIZATION = ("2.16.840.1.113883.10.20.1.19",)
 
 
 def _conversion():
-    from ..conversion import current
+    from ..state import current
     return current()
 
 
@@ -312,7 +312,7 @@ def coverage_nested(policy, parents, section, nested=False) -> None:
     if nested:
         return None
     from ..dispatch import section_keys
-    from ..routes import table
+    from ..engine.routes import table
     from .navigation import statement_of, template_ids
     conv = _conversion()
     keys = section_keys(section) if section else set()

@@ -19,7 +19,7 @@ from html import escape
 from ...assemble.ids import ii_key
 from .codes import codeable_concept
 from .navigation import STATEMENTS, children, many, one, statement_of, template_ids
-from .registry import template_filter, template_global
+from ..engine.registry import template_filter, template_global
 from .status import status_code
 from .terminology import concept
 
@@ -42,7 +42,7 @@ _MAX_DEPTH = 4
 
 
 def _conv():
-    from ..conversion import current
+    from ..state import current
     return current()
 
 
@@ -121,7 +121,7 @@ def _index(conv) -> dict:
 
 
 def _route_for(element, stmt, section):
-    from ..routes import table
+    from ..engine.routes import table
     routes = table()
     route = routes.match(element, template_ids(stmt), _section_keys(section))
     return route if route is not None else routes.fallback.get(element)
@@ -279,7 +279,7 @@ def indication_reasons(src) -> dict:
     becomes a Condition (resource/Indication) that reasonReference points at, so the source
     statement keeps its identity and dates; its value stays in reasonCode too.
     """
-    from ..conversion import current
+    from ..state import current
     from .encounters import reasons
     from .medications import indications, reason_observations
     refs = []
@@ -507,7 +507,7 @@ def health_concern_stands_alone(src) -> bool:
     from .text import text
     if not isinstance(src, dict) or related(src, *_PROBLEM_OBS):
         return False
-    from ..conversion import current
+    from ..state import current
     if negated(src):
         current().report_once(src, "negated Health Concern Act ('no known health concerns'): R4 has "
                                    "no negated Condition; not mapped")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from .codes import codeable_concept
 from .navigation import many, one
 from .participants import location_ref, organization_ref, practitioner_ref
-from .registry import template_global
+from ..engine.registry import template_global
 from .status import data_absent, negated, status_code
 from .terminology import concept
 
@@ -79,8 +79,8 @@ def _device_ref(role: dict, stmt: dict | None = None) -> dict | None:
     """Device for a Product Instance (4.37) participantRole: the medical-equipment mapping's
     template (resource/ProductDevice via its product_device_ref filter) when present, else the
     generic Device template."""
-    from ..conversion import current
-    from .registry import FILTERS
+    from ..state import current
+    from ..engine.registry import FILTERS
     dev = role.get("playingDevice")
     if not isinstance(dev, dict) and not many(role.get("id")):
         return None
@@ -190,7 +190,7 @@ def procedure_specimens(src) -> list[dict]:
     """The procedure's specimens as Specimen resources (the results mapping's template, with the
     procedure as the collection: its time, body site and method). R4 Procedure has no element
     that points at a specimen, so they stand in the Bundle on their own."""
-    from ..conversion import current
+    from ..state import current
     out = []
     for sp in many((src or {}).get("specimen")):
         role = sp.get("specimenRole") if isinstance(sp, dict) else None
@@ -213,7 +213,7 @@ _ENCOUNTER_TEMPLATES = ("2.16.840.1.113883.10.20.22.4.49", "2.16.840.1.113883.10
 def parent_encounter(parents) -> dict | None:
     """The Encounter a statement nested in an Encounter Activity belongs to (Procedure.encounter,
     ServiceRequest.encounter), rendered as the encounters mapping renders it."""
-    from ..conversion import current
+    from ..state import current
     from .navigation import has_template
     for i, p in enumerate(many(parents)):
         if isinstance(p, dict) and has_template(p, *_ENCOUNTER_TEMPLATES) and p.get("moodCode", "EVN") == "EVN":

@@ -4,7 +4,7 @@ from __future__ import annotations
 from .composition import on_behalf_of, recorded
 from .navigation import many, one
 from .participants import author_ref, organization_ref
-from .registry import template_global
+from ..engine.registry import template_global
 from .status import data_absent
 
 AUTHOR_TYPE = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
@@ -63,7 +63,7 @@ def consumed_provenance(src, *template_ids) -> None:
     'author -> Provenance': the authoring (who, when) of that part of the resource is kept,
     targeting the resource that holds it; made when the author gives a time and a known agent,
     like the engine's per-statement Provenance. Returns nothing (use in ``{% set _ = ... %}``)."""
-    from ..conversion import current
+    from ..state import current
     from .navigation import children, has_template
     tids = template_ids or (PRIORITY_PREFERENCE,)
     for child in children(src or {}):

@@ -13,7 +13,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from .navigation import many, one
-from .registry import template_filter
+from ..engine.registry import template_filter
 
 UCUM = "http://unitsofmeasure.org"
 _NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
@@ -28,7 +28,7 @@ _NOT_UCUM = frozenset({"tablet", "tablets", "tab", "puff", "puffs", "capsule", "
 
 def _warn(reason: str) -> None:
     try:
-        from ..conversion import current
+        from ..state import current
         current().warn(reason, level="partial")
     except LookupError:
         pass
@@ -163,5 +163,5 @@ def quantities(items) -> list[dict]:
 
 
 # Jinja cannot name a filter 'range' without shadowing the global; templates use 'range_pq'.
-from .registry import FILTERS  # noqa: E402
+from ..engine.registry import FILTERS  # noqa: E402
 FILTERS["range_pq"] = FILTERS.pop("range_")

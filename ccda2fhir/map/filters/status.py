@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .navigation import one, related
-from .registry import template_filter, template_global
+from ..engine.registry import template_filter, template_global
 from .terminology import concept
 
 

@@ -5,7 +5,7 @@ import re
 
 from .dates import period as _period
 from .navigation import many, one
-from .registry import template_filter
+from ..engine.registry import template_filter
 from .terminology import concept
 
 _SCHEME = re.compile(r"^\s*(tel|fax|mailto|http|https|ftp|mllp|file|modem|x-text-fax|x-text-tel)\s*:\s*",

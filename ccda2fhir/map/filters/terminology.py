@@ -7,7 +7,7 @@ from functools import lru_cache
 from importlib import resources
 
 from .navigation import one
-from .registry import template_filter
+from ..engine.registry import template_filter
 
 
 def data_file(name: str) -> dict:
@@ -85,7 +85,7 @@ def system_uri(oid: str | None) -> str | None:
     if named:
         return named
     try:
-        from ..conversion import current
+        from ..state import current
         current().warn(f"codeSystem {oid!r} is not an OID; the coding has no system", level="partial")
     except LookupError:
         pass

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from .navigation import many, one
-from .registry import template_filter
+from ..engine.registry import template_filter
 
 
 def _conversion():
-    from ..conversion import current
+    from ..state import current
     return current()
 
 

@@ -1,7 +1,7 @@
 """The template engine: what a template makes of its variables, fast, and JSON only.
 
 Templates are written in Jinja syntax (templates/*/*.json.j2). ``build`` runs each template as
-Python compiled from it once (template_compiler: no JSON text, no parse, no separate prune pass;
+Python compiled from it once (compiler.py: no JSON text, no parse, no separate prune pass;
 a few microseconds of bookkeeping per resource), or, for a construct the compiler leaves alone,
 renders it with Jinja. Jinja rendering stays the reference: ``render`` is it, and
 tests/test_template_twins.py renders every template both ways over the corpus and compares.
@@ -23,10 +23,10 @@ from typing import Callable
 import jinja2
 import orjson
 
-from . import filters
+from . import registry
+from .compiler import compile_template, usable
 from .prune import prune
 from .runtime import Runtime, Stale
-from .template_compiler import compile_template
 from .values import as_json
 
 SUFFIX = ".json.j2"
@@ -37,7 +37,7 @@ def templates_dir() -> Path:
     packaged = resources.files("ccda2fhir") / "templates"
     if packaged.is_dir():
         return Path(str(packaged))
-    return Path(__file__).resolve().parents[2] / "templates"
+    return Path(__file__).resolve().parents[3] / "templates"
 
 
 def make_environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
@@ -53,8 +53,9 @@ def make_environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=False,
     )
-    env.filters.update(filters.FILTERS)
-    env.globals.update(filters.GLOBALS)
+    registry.load()
+    env.filters.update(registry.FILTERS)
+    env.globals.update(registry.GLOBALS)
     return env
 
 
@@ -146,11 +147,10 @@ def source_hash(source: str) -> str:
 @lru_cache(maxsize=1)
 def templates() -> Templates:
     """The templates of this process."""
-    try:
-        from .. import _templates  # type: ignore[attr-defined]  # built by setup.py
+    try:   # a lazy load: the module setup.py generates, absent from a source checkout
+        from ... import _templates  # type: ignore[attr-defined]
     except ImportError:
         return Templates(environment())
-    from .ahead_of_time import usable
     return Templates(environment(), usable(_templates))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from jinja2 import ChainableUndefined, nodes
 from jinja2.utils import _PassArg
 
-from .runtime import _call_kind
+from .runtime import call_kind
 
 
 class Unsupported(Exception):
@@ -159,7 +159,7 @@ class Expressions:
         if (isinstance(callee, nodes.Name) and callee.name not in self.names.assigned
                 and not any(callee.name in s for s in self.names.loops)
                 and callee.name in self.env.globals
-                and _call_kind(self.env.globals[callee.name]) == "plain"):
+                and call_kind(self.env.globals[callee.name]) == "plain"):
             self.names.globals.add(callee.name)
             py = self.names.bind(f"c_{callee.name}", f"R.global_fn({callee.name!r}, 'plain')")
             return f"{py}({self._signature(node, [])})"

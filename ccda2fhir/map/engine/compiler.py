@@ -19,12 +19,16 @@ and the engine renders that template with Jinja, which stays the reference.
 """
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 from jinja2 import nodes
 from jinja2.optimizer import optimize
 
+from . import expressions, runtime, skeleton, values
+from .expressions import Expressions, Names, Unsupported, literal
 from .prune import prune
-from .template_expressions import Expressions, Names, Unsupported, literal
-from .template_skeleton import Parser, constant, tokens
+from .skeleton import Parser, constant, tokens
 from .values import clean
 
 _EXTENSIONS = ("extension", "modifierExtension")
@@ -245,3 +249,21 @@ def compile_template(env, name: str, source: str) -> str:
          "    whole = R.whole"]
         + binds + ["    def render(V):"] + prologue + body
         + [f"    return render, frozenset({sorted(names.globals)!r})", ""])
+
+
+def compiler_hash() -> str:
+    """What compiled code depends on besides its template: this compiler and its runtime (their
+    .py sources, also when a compiled twin of one is what runs)."""
+    h = hashlib.sha1()
+    h.update(Path(__file__).with_name("compiler.py").read_bytes())
+    for module in (skeleton, expressions, runtime, values):
+        h.update((Path(module.__file__).parent / f"{module.__name__.rpartition('.')[2]}.py").read_bytes())
+    return h.hexdigest()
+
+
+def usable(module) -> dict:
+    """The templates of an ahead-of-time module (ccda2fhir._templates) when this compiler made
+    it, else none."""
+    if getattr(module, "COMPILER", None) != compiler_hash():
+        return {}
+    return dict(module.TEMPLATES)

@@ -89,7 +89,7 @@ class Runtime:
         except KeyError:
             raise Stale(f"global {name!r} is gone") from None
         if kind == "plain":
-            if _call_kind(value) != "plain":
+            if call_kind(value) != "plain":
                 raise Stale(f"global {name!r} is no longer a plain function")
             return self.stop_safe(value)
         return value
@@ -124,7 +124,7 @@ def _pass_kind(fn) -> str:
     return "plain" if arg is None else arg.name
 
 
-def _call_kind(fn) -> str:
+def call_kind(fn) -> str:
     """How context.call would call fn: 'plain' when nothing is passed in."""
     if hasattr(fn, "__call__") and _PassArg.from_obj(fn.__call__) is not None:  # noqa: B004
         return "other"

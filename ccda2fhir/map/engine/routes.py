@@ -5,7 +5,7 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from .engine import templates_dir
+from .templating import templates_dir
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import re
 import orjson
 from jinja2 import nodes
 
-from .template_expressions import Unsupported
+from .expressions import Unsupported
 
 _TOKEN = re.compile(r"""
     (?P<ws>[ \t\n\r]+)
