@@ -25,7 +25,7 @@ PACKAGE = Path(__file__).resolve().parent
 # being listed here).
 HOT = ("ccda2fhir.map.engine.values", "ccda2fhir.map.engine.runtime", "ccda2fhir.map.engine.prune",
        "ccda2fhir.map.dispatch", "ccda2fhir.assemble.ids", "ccda2fhir.assemble.merge")
-HOT_PACKAGES = ("map/state", "map/filters")
+HOT_PACKAGES = ("map/state", "map/datatypes", "map/shared", "map/domains")
 TWINS = frozenset(HOT + tuple(
     "ccda2fhir." + ".".join(p.relative_to(PACKAGE).with_suffix("").parts)
     for folder in HOT_PACKAGES for p in (PACKAGE / folder).glob("[a-z]*.py")))

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ccda2fhir
-from ccda2fhir.map.filters import dates as D
+from ccda2fhir.map.datatypes import dates as D
 from ccda2fhir.validate.schema import schema as fhir_schema
 from tests.conftest import SAMPLE_CCD, resources_of
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ccda2fhir
-from ccda2fhir.map.filters import quantities as Q
+from ccda2fhir.map.datatypes import quantities as Q
 from tests.conftest import SAMPLE_CCD, resources_of
 
 UCUM = "http://unitsofmeasure.org"

@@ -151,7 +151,7 @@ def test_twins_agree_on_odd_shapes():
     header = python["header"]
     assert [i["root"] for i in header["id"]] == ["1.2.3", "1.2.4"]
     patient = header["recordTarget"][0]["patientRole"]["patient"]
-    from ccda2fhir.map.filters.navigation import one
+    from ccda2fhir.map.datatypes.navigation import one
     assert one(patient["sdtc_raceCode"])["code"] == "1" and one(patient["raceCode"])["code"] == "2"
     assert patient["name"][0]["_text"] == "Dr. middle tail"
     assert python["sections"][1]["parent"] == python["sections"][0]["key"]

@@ -4,9 +4,10 @@ from __future__ import annotations
 from ..conform import keep_claims
 from ..conform.references import drop_misdirected
 from ..report import Report
+from .datatypes.navigation import many, one
 from .dispatch import map_nested, map_section
-from .filters.navigation import many, one
-from .filters.provenance import author_agents, authored_at
+from .shared.participants import contact_participant
+from .shared.provenance import author_agents, authored_at
 from .state import Conversion
 
 
@@ -48,7 +49,6 @@ def map_document(doc: dict, patient_id: str, options: dict | None = None) -> tup
             conv.warn("the document has no recordTarget/patientRole; Patient holds only its id",
                       level="partial")
             conv.add({"resourceType": "Patient", "id": patient_id})
-            from .filters.patient import contact_participant
             if any(contact_participant(p) for p in many(header.get("participant"))):
                 # their home would be Patient.contact, which needs a patientRole to describe
                 conv.warn("header participants that are patient contacts are not mapped: "

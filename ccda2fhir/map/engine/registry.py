@@ -14,7 +14,7 @@ from typing import Callable
 FILTERS: dict[str, Callable] = {}
 GLOBALS: dict[str, Callable] = {}
 # Lowest layer first: datatype conversions, the parts domains share, the clinical domains.
-FILTER_PACKAGES = ("ccda2fhir.map.filters",)
+FILTER_PACKAGES = ("ccda2fhir.map.datatypes", "ccda2fhir.map.shared", "ccda2fhir.map.domains")
 
 
 def template_filter(fn: Callable) -> Callable:

@@ -49,6 +49,15 @@ def _holds(node, parts: list[str]) -> bool:
     return any(isinstance(i, dict) and _holds(i.get(parts[0]), parts[1:]) for i in items)
 
 
+def section_keys(section: dict) -> set:
+    """What routes match a section by: its templateId roots and its LOINC code."""
+    keys = set(section.get("templateIds") or ())
+    code = section.get("code") or {}
+    if isinstance(code, dict) and code.get("code"):
+        keys.add(code["code"])
+    return keys
+
+
 @dataclass(frozen=True)
 class RouteTable:
     by_template: dict

@@ -65,6 +65,21 @@ def current() -> "Conversion":
     return _CURRENT.get()
 
 
+def emit(template: str, **variables) -> dict | None:
+    """``current().emit(...)``: a resource of the running conversion made from a template."""
+    return _CURRENT.get().emit(template, **variables)
+
+
+def warn(reason: str, level: str = "partial") -> None:
+    """Report an issue of the running conversion ('partial' mapping by default); nothing when no
+    conversion runs (a filter called on its own)."""
+    try:
+        conv = _CURRENT.get()
+    except LookupError:
+        return
+    conv.warn(reason, level=level)
+
+
 class Conversion(ResourceStore):
     """Holds the walked document, the resources made from it and the report.
 
