@@ -1,7 +1,7 @@
 """Build: the compiled walker and narrative, the built-in templates compiled ahead of time, Cython
 twins of the hottest pure-Python modules, and the templates as package data.
 
-- ext/walker.pyx, ext/narrative.pyx -> ccda2fhir._walker, ccda2fhir._narrative: they read the tree
+- ext/walker.pyx, ext/narrative.pyx -> ccda2fhir.walk._walker, ccda2fhir.walk._narrative: they read the tree
   lxml parsed through lxml's public C API (lxml/includes/*.pxd, etree_api.h) and libxml2's node
   structs (the libxml headers lxml ships), so they are compiled against the lxml installed at build
   time (pyproject.toml's build requirements).
@@ -107,8 +107,8 @@ def _extensions() -> list:
     directives = {"language_level": "3", "boundscheck": False, "wraparound": False}
     try:
         options = _lxml_options()
-        walkers = [Extension("ccda2fhir._walker", ["ext/walker.pyx"], **options),
-                   Extension("ccda2fhir._narrative", ["ext/narrative.pyx"], **options)]
+        walkers = [Extension("ccda2fhir.walk._walker", ["ext/walker.pyx"], **options),
+                   Extension("ccda2fhir.walk._narrative", ["ext/narrative.pyx"], **options)]
     except ImportError:  # lxml missing at build time: the pure-Python walker and narrative
         walkers = []
     others = []

@@ -8,8 +8,8 @@ from typing import Union
 
 from lxml import etree
 
-from .errors import ConversionError, InputTooLargeError, InputTypeError, InvalidXMLError, NotCCDAError
-from .limits import LIMITS
+from ..errors import ConversionError, InputTooLargeError, InputTypeError, InvalidXMLError, NotCCDAError
+from ..limits import LIMITS
 from .repairs import REPAIRS
 from .sniff import looks_like_a_path, what_it_is
 

@@ -28,7 +28,7 @@ import re
 
 from lxml import etree
 
-from .walk.pywalker import LimitError
+from .pywalker import LimitError
 
 XHTML = "http://www.w3.org/1999/xhtml"
 _V3 = "{urn:hl7-org:v3}"
