@@ -10,6 +10,8 @@ import sys
 
 from ..errors import one_line
 from ..parse import DEFAULT_MAX_BYTES
+from ..version import __version__
+from ..walk import compiled
 from . import convert_cli
 
 
@@ -40,7 +42,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _version() -> str:
-    from .. import __version__, compiled
     return f"ccda2fhir {__version__} ({'compiled' if compiled else 'pure-Python'} walker)"
 
 
