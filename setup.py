@@ -1,15 +1,15 @@
 """Build: the compiled walker and narrative, the built-in templates compiled ahead of time, Cython
 twins of the hottest pure-Python modules, and the templates as package data.
 
-- ext/walker.pyx, ext/narrative.pyx -> ccda2fhir._walker, ccda2fhir._narrative: they read the tree
+- ext/walker.pyx, ext/narrative.pyx -> ccda2fhir.walk._walker, ccda2fhir.walk._narrative: they read the tree
   lxml parsed through lxml's public C API (lxml/includes/*.pxd, etree_api.h) and libxml2's node
   structs (the libxml headers lxml ships), so they are compiled against the lxml installed at build
   time (pyproject.toml's build requirements).
 - templates/ -> ccda2fhir/_templates.py: every template as the Python the template compiler
-  writes for it (ccda2fhir.map.ahead_of_time), so no template is compiled at run time. With
+  writes for it (ccda2fhir.map.engine.ahead_of_time), so no template is compiled at run time. With
   CCDA2FHIR_CYTHON_TEMPLATES=1 it is also compiled with Cython (measured: no faster, minutes
   longer to build; see benchmarks/README.md).
-- ccda2fhir._twins.TWINS (the engine's hot modules and every filter module) -> <module>.<source
+- ccda2fhir._twins.TWINS (the engine's hot modules and every module of the filter packages) -> <module>.<source
   sha1>.<ext suffix> next to each, used only while the module's source is the one it was built
   from (ccda2fhir/_twins.py).
 
@@ -20,7 +20,7 @@ import os
 import sys
 from pathlib import Path
 
-from setuptools import Extension, setup
+from setuptools import Extension, find_packages, setup
 from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 def _templates_module() -> bool:
     """Write ccda2fhir/_templates.py from templates/ (needs Jinja2, orjson and lxml importable)."""
     try:
-        from ccda2fhir.map.ahead_of_time import generate
+        from ccda2fhir.map.engine.ahead_of_time import generate
         code = generate(ROOT / "templates")
     except Exception as exc:  # noqa: BLE001 - the templates are then compiled at first use
         print(f"ccda2fhir: templates not compiled ahead of time ({type(exc).__name__}: {exc})")
@@ -107,8 +107,8 @@ def _extensions() -> list:
     directives = {"language_level": "3", "boundscheck": False, "wraparound": False}
     try:
         options = _lxml_options()
-        walkers = [Extension("ccda2fhir._walker", ["ext/walker.pyx"], **options),
-                   Extension("ccda2fhir._narrative", ["ext/narrative.pyx"], **options)]
+        walkers = [Extension("ccda2fhir.walk._walker", ["ext/walker.pyx"], **options),
+                   Extension("ccda2fhir.walk._narrative", ["ext/narrative.pyx"], **options)]
     except ImportError:  # lxml missing at build time: the pure-Python walker and narrative
         walkers = []
     others = []
@@ -134,9 +134,7 @@ def _extensions() -> list:
 
 
 setup(
-    packages=["ccda2fhir", "ccda2fhir.walk", "ccda2fhir.map", "ccda2fhir.map.filters",
-              "ccda2fhir.assemble", "ccda2fhir.serve", "ccda2fhir.data", "ccda2fhir.templates",
-              "ccda2fhir.conform", "ccda2fhir.validate", "ccda2fhir.bulk"],
+    packages=find_packages(include=["ccda2fhir", "ccda2fhir.*"]) + ["ccda2fhir.templates"],
     package_dir={"ccda2fhir.templates": "templates"},
     package_data={"ccda2fhir.data": ["*.json", "*.xml", "*.html", "*.js", "valuemaps/*.json", "fhir/*.json",
                                     "fhir/README.md"],

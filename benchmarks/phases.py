@@ -27,7 +27,7 @@ from lxml import etree
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ccda2fhir  # noqa: E402
-from ccda2fhir import narrative as pynarrative  # noqa: E402
+from ccda2fhir.walk import narrative as pynarrative  # noqa: E402
 from ccda2fhir import walk as walk_pkg  # noqa: E402
 from ccda2fhir.map.document import map_document  # noqa: E402
 from ccda2fhir.parse import parse  # noqa: E402

@@ -14,7 +14,7 @@ from lxml import etree
 import ccda2fhir
 from ccda2fhir.assemble.bundle import batch_bundle
 from ccda2fhir.map.document import map_document
-from ccda2fhir.narrative import section_narrative
+from ccda2fhir.walk.narrative import section_narrative
 from ccda2fhir.parse import parse
 from ccda2fhir.walk import pywalker, walk
 

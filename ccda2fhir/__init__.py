@@ -12,9 +12,9 @@ from .limits import LIMITS, Limits  # noqa: E402
 from .patient_ids import FROM_DOCUMENT  # noqa: E402
 from .pool import ConversionPool, Result  # noqa: E402
 from .report import Issue, Report
+from .version import __version__
 from .walk import compiled
 
-__version__ = "0.1.0"
 __all__ = ["convert", "convert_file", "convert_with_report", "convert_to_json", "compiled", "ConversionError",
            "InvalidXMLError", "NotCCDAError", "InputTooLargeError", "InvalidPatientIdError", "ConversionTimeout",
            "WorkerCrashed", "ConversionCancelled", "ConversionPool", "Result", "Report", "Issue", "Limits", "LIMITS",

@@ -20,13 +20,15 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
-# The modules setup.py compiles: the engine's per-resource work, and every filter module (a new
-# one, or one split in two, is compiled without being listed here).
-ENGINE = ("ccda2fhir.map.values", "ccda2fhir.map.conversion", "ccda2fhir.map.runtime",
-          "ccda2fhir.map.dispatch", "ccda2fhir.map.prune", "ccda2fhir.assemble.ids",
-          "ccda2fhir.assemble.merge")
-TWINS = frozenset(ENGINE + tuple(f"ccda2fhir.map.filters.{p.stem}"
-                                 for p in (PACKAGE / "map" / "filters").glob("[a-z]*.py")))
+# The modules setup.py compiles: the engine's per-resource work, the dispatcher, ids and merging,
+# and every module of the packages below (a new module, or one split in two, is compiled without
+# being listed here).
+HOT = ("ccda2fhir.map.engine.values", "ccda2fhir.map.engine.runtime", "ccda2fhir.map.engine.prune",
+       "ccda2fhir.map.dispatch", "ccda2fhir.assemble.ids", "ccda2fhir.assemble.merge")
+HOT_PACKAGES = ("map/state", "map/datatypes", "map/shared", "map/domains")
+TWINS = frozenset(HOT + tuple(
+    "ccda2fhir." + ".".join(p.relative_to(PACKAGE).with_suffix("").parts)
+    for folder in HOT_PACKAGES for p in (PACKAGE / folder).glob("[a-z]*.py")))
 
 
 def source_of(module: str) -> Path:

@@ -1,7 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """Compiled narrative: section <text> -> FHIR XHTML, and the text behind every ID.
 
-Built by setup.py as ccda2fhir._narrative; ccda2fhir/narrative.py is its pure-Python twin and the
+Built by setup.py as ccda2fhir.walk._narrative; ccda2fhir/walk/narrative.py is its pure-Python twin and the
 one place the rules (element and attribute lists, style classes, patterns) are written: they are
 imported from it. The twin builds an lxml tree and serialises it; this writes the same XHTML
 straight into a UTF-8 buffer while reading libxml2's nodes (nodes.pxd), with libxml2's escaping,
@@ -17,7 +17,7 @@ from nodes cimport (attribute_value, count_attributes, get_attribute, import_lxm
 from utf8 cimport (Buf, all_space, buf_add, buf_byte, buf_free, buf_str, escape_xml, lstrip_space,
                    rstrip_space)
 
-from ccda2fhir.narrative import (_BLOCK, _CLASS_TOKEN, _DROP_ALL, _ELEMENTS, _EMPTY, _ESCAPED_BR,
+from ccda2fhir.walk.narrative import (_BLOCK, _CLASS_TOKEN, _DROP_ALL, _ELEMENTS, _EMPTY, _ESCAPED_BR,
                                  _KEEP_ATTRS, _NCNAME, _NO_TEXT, _SAFE_HREF, _STYLE_CLASSES,
                                  _UNSAFE_IN_HREF, XHTML)
 from ccda2fhir.walk.pywalker import LimitError

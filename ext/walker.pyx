@@ -1,7 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """Compiled walker: the one pass over a parsed ClinicalDocument into plain data.
 
-Built by setup.py as ccda2fhir._walker. It must give exactly what the pure-Python twin
+Built by setup.py as ccda2fhir.walk._walker. It must give exactly what the pure-Python twin
 (ccda2fhir/walk/pywalker.py) gives; tests/test_walker_twins.py walks and converts the corpus
 with both and compares. It reads libxml2's nodes under lxml's root element directly (see
 nodes.pxd), so no Python object is made per element except the plain data itself: names come

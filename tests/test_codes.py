@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ccda2fhir
-from ccda2fhir.map.conversion import Conversion
-from ccda2fhir.map.filters import codes as C
-from ccda2fhir.map.filters import terminology as T
+from ccda2fhir.map.state import Conversion
+from ccda2fhir.map.datatypes import codes as C
+from ccda2fhir.map.datatypes import terminology as T
 from ccda2fhir.validate.schema import schema as fhir_schema
 from tests.conftest import SAMPLE_CCD, resources_of
 

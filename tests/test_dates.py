@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ccda2fhir
-from ccda2fhir.map.filters import dates as D
+from ccda2fhir.map.datatypes import dates as D
 from ccda2fhir.validate.schema import schema as fhir_schema
 from tests.conftest import SAMPLE_CCD, resources_of
 
@@ -99,7 +99,7 @@ def test_impossible_offset_drops_the_time(ts, expected):
 
 
 def test_what_is_left_out_or_cut_is_reported():
-    from ccda2fhir.map.conversion import Conversion
+    from ccda2fhir.map.state import Conversion
     with Conversion({"header": {}, "narrative": {}}, "p") as conv:
         conv.where = {"section": "s", "line": 7}
         assert D.datetime("20230230") is None

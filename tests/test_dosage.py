@@ -1,7 +1,7 @@
 """Medication timing (effectiveTime list -> FHIR Timing) and dosage pieces: PIVL/EIVL edge cases."""
 from __future__ import annotations
 
-from ccda2fhir.map.filters.dosage import (as_needed, bounds_of, dose_and_rate, effective_datetime,
+from ccda2fhir.map.shared.dosage import (as_needed, bounds_of, dose_and_rate, effective_datetime,
                                           effective_period, timing)
 
 

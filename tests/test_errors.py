@@ -87,7 +87,7 @@ def test_message_says_what_and_where():
 
 def test_mapping_defects_surface_as_mapping_error(monkeypatch):
     """A defect in the mapping layer reaches callers as a ConversionError, the cause chained."""
-    convert_module = __import__("importlib").import_module("ccda2fhir.convert")
+    convert_module = __import__("importlib").import_module("ccda2fhir.pipeline")
 
     def broken(*args, **kwargs):
         raise KeyError("boom")

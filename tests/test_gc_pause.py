@@ -19,7 +19,7 @@ def restore_gc():
 
 def test_paused_during_a_conversion_and_enabled_after(restore_gc, monkeypatch):
     import importlib
-    convert_module = importlib.import_module("ccda2fhir.convert")
+    convert_module = importlib.import_module("ccda2fhir.pipeline")
     seen = []
     real = convert_module.map_document
 

@@ -285,7 +285,7 @@ def test_every_header_participant_lands_or_is_reported(path):
     custodian: each one present in a corpus header is in the Composition / Patient or reported."""
     from ccda2fhir.parse import parse
     from ccda2fhir.walk import walk
-    from ccda2fhir.narrative import section_narrative
+    from ccda2fhir.walk.narrative import section_narrative
     try:
         bundle, report = ccda2fhir.convert(path.read_bytes(), "p1", report=True)
     except ccda2fhir.errors.ConversionError as exc:

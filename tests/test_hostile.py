@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import ccda2fhir
 from ccda2fhir import LIMITS, ConversionError, InputTooLargeError, InvalidXMLError, NotCCDAError
-from ccda2fhir.narrative import section_narrative
+from ccda2fhir.walk.narrative import section_narrative
 from ccda2fhir.parse import parse
 from ccda2fhir.walk import LimitError, pywalker
 from tests.conftest import CORPUS, FIXTURES, SAMPLE_CCD, corpus_documents, resources_of
@@ -28,7 +28,7 @@ EMBEDDED_PDF = FIXTURES / "hl7-c-cda-examples" / "Unstructured" / "CDA with Embe
     "Unstructured_Document_embed.xml"
 WALKERS = [pywalker.walk]
 try:
-    from ccda2fhir import _walker  # type: ignore[attr-defined]
+    from ccda2fhir.walk import _walker  # type: ignore[attr-defined]
     WALKERS.append(_walker.walk)
 except ImportError:  # pragma: no cover - no compiler where the tests run
     pass

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ccda2fhir.assemble.ids import ii_key
-from ccda2fhir.map.filters import identifiers as I
+from ccda2fhir.map.datatypes import identifiers as I
 from ccda2fhir.validate.schema import schema as fhir_schema
 
 SCHEMA = fhir_schema()["definitions"]

@@ -147,7 +147,7 @@ def test_two_statements_sharing_an_id_are_both_kept_and_reported():
 
 def test_merge_prefers_real_values_over_data_absent_and_keeps_one_choice():
     from ccda2fhir.assemble.merge import merge
-    from ccda2fhir.map.prune import one_per_choice
+    from ccda2fhir.map.engine.prune import one_per_choice
     absent = {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason",
                              "valueCode": "unknown"}]}
     old = {"resourceType": "Encounter", "class": absent, "period": {"start": "2020-01-01"},

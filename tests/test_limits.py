@@ -5,7 +5,7 @@ import inspect
 import re
 
 import ccda2fhir
-from ccda2fhir.convert import _convert
+from ccda2fhir.pipeline import convert_in_process as _convert
 from ccda2fhir.limits import LIMITS, Limits, described
 from tests.conftest import HERE
 

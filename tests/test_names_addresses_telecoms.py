@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import ccda2fhir
-from ccda2fhir.map.filters import addresses as A
-from ccda2fhir.map.filters import names as N
-from ccda2fhir.map.filters import telecoms as T
+from ccda2fhir.map.datatypes import addresses as A
+from ccda2fhir.map.datatypes import names as N
+from ccda2fhir.map.datatypes import telecoms as T
 from tests.conftest import SAMPLE_CCD, resources_of
 
 

@@ -1,6 +1,6 @@
-"""CDA section narrative -> FHIR XHTML (ccda2fhir.narrative): mapping, hostile content, corpus sweep.
+"""CDA section narrative -> FHIR XHTML (ccda2fhir.walk.narrative): mapping, hostile content, corpus sweep.
 
-The fragment tests run on both twins: ccda2fhir.narrative and the compiled ccda2fhir._narrative.
+The fragment tests run on both twins: ccda2fhir.walk.narrative and the compiled ccda2fhir.walk._narrative.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from lxml import etree
 
 import ccda2fhir
 from ccda2fhir.errors import InvalidXMLError, NotCCDAError
-from ccda2fhir import narrative as python_narrative
+from ccda2fhir.walk import narrative as python_narrative
 from tests.conftest import SAMPLE_CCD, corpus_documents, needs_corpus, resources_of
 from tests.support.wrap import wrap_fragment
 
@@ -28,7 +28,7 @@ SAFE_HREF = re.compile(r"^(https?://|mailto:|#)", re.I)
 
 def _twins():
     try:
-        from ccda2fhir import _narrative
+        from ccda2fhir.walk import _narrative
     except ImportError:
         return [pytest.param(python_narrative, id="python")]
     return [pytest.param(python_narrative, id="python"), pytest.param(_narrative, id="compiled")]

@@ -1,4 +1,4 @@
-"""The compiled narrative (ext/narrative.pyx -> ccda2fhir._narrative) and its twin agree exactly.
+"""The compiled narrative (ext/narrative.pyx -> ccda2fhir.walk._narrative) and its twin agree exactly.
 
 Every section <text> of every document of ../shared/corpus (the fixtures when it is absent) gives
 the same XHTML string, byte for byte, and the same ID -> text index, in the same order; so do
@@ -15,13 +15,13 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from ccda2fhir import ConversionError
-from ccda2fhir import narrative as python_narrative
+from ccda2fhir.walk import narrative as python_narrative
 from ccda2fhir.parse import parse
 from tests.conftest import FIXTURES, corpus_documents
 
 pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("ccda2fhir._narrative") is None,
-    reason="the compiled narrative ccda2fhir._narrative is not built here (no C compiler or Cython at "
+    importlib.util.find_spec("ccda2fhir.walk._narrative") is None,
+    reason="the compiled narrative ccda2fhir.walk._narrative is not built here (no C compiler or Cython at "
            "install time; build it with `python setup.py build_ext --inplace`)")
 
 
@@ -31,7 +31,7 @@ def _documents() -> list[Path]:
 
 
 def _both(text_el) -> tuple:
-    from ccda2fhir import _narrative
+    from ccda2fhir.walk import _narrative
     out = []
     for module in (_narrative, python_narrative):
         ids: dict = {}
@@ -124,7 +124,7 @@ def test_twins_agree_where_the_rules_meet():
 def test_twins_agree_on_the_attribute_limit(max_attributes):
     """Past max_attributes both raise the same LimitError at the same element; an element the
     narrative drops with its content (a script) is never counted."""
-    from ccda2fhir import _narrative
+    from ccda2fhir.walk import _narrative
     from ccda2fhir.walk import LimitError
     xml = ('<text xmlns="urn:hl7-org:v3" xmlns:h="http://www.w3.org/1999/xhtml">\n'
            '<h:script a="1" b="2" c="3" d="4">x</h:script><paragraph ID="p" styleCode="Bold">A</paragraph>\n'

@@ -167,7 +167,7 @@ def test_str_bytes_and_path_inputs_agree():
 @pytest.mark.parametrize("source", [str(SAMPLE_CCD), str(SAMPLE_CCD).encode(), "/etc/passwd", "../../etc/hosts"])
 def test_a_str_or_bytes_is_never_read_as_a_file_name(source, monkeypatch):
     """Data is not a path: a service passing request text must not make the library open files."""
-    import ccda2fhir.parse as parse_module
+    import ccda2fhir.parse.reader as parse_module
     monkeypatch.setattr(parse_module, "_read_file", lambda *a: pytest.fail("a str/bytes input was read as a file"))
     with pytest.raises(InvalidXMLError) as err:
         ccda2fhir.convert(source, "p1")       # SAMPLE_CCD's name, a real C-CDA file: still refused

@@ -75,7 +75,7 @@ def test_every_reference_to_a_patient_resource_uses_the_scoped_id():
 
 
 def test_a_device_is_the_patients_own_only_when_it_names_the_patient():
-    from ccda2fhir.map.conversion import Conversion
+    from ccda2fhir.map.state import Conversion
     conv = Conversion({"header": {}, "narrative": {}}, "patient-a")
     other = Conversion({"header": {}, "narrative": {}}, "patient-b")
     implant = {"resourceType": "Device", "patient": {"reference": "Patient/patient-a"}}

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ccda2fhir
-from ccda2fhir.map.prune import _choices, one_per_choice, prune
+from ccda2fhir.map.engine.prune import _choices, one_per_choice, prune
 from ccda2fhir.validate.schema import schema as fhir_schema
 from tests.conftest import SAMPLE_CCD, resources_of
 
@@ -118,7 +118,7 @@ def test_no_empty_values_in_a_real_conversion():
 
 def test_merged_renderings_keep_one_variant_per_choice():
     """Two renderings of one Patient filling deceasedBoolean and deceasedDateTime: merged, one kept."""
-    from ccda2fhir.map.conversion import Conversion
+    from ccda2fhir.map.state import Conversion
     with Conversion({"header": {}, "narrative": {}}, "p") as conv:
         conv.add({"resourceType": "Patient", "id": "p", "deceasedBoolean": True})
         conv.add({"resourceType": "Patient", "id": "p", "deceasedDateTime": "2020", "gender": "female"})

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ccda2fhir
-from ccda2fhir.map.filters import quantities as Q
+from ccda2fhir.map.datatypes import quantities as Q
 from tests.conftest import SAMPLE_CCD, resources_of
 
 UCUM = "http://unitsofmeasure.org"
@@ -108,7 +108,7 @@ def test_ivl_pq_to_range():
     assert Q.range_({"value": "3", "unit": "mg"})["low"] == Q.range_({"value": "3", "unit": "mg"})["high"]
     assert Q.range_({"low": {"value": "x"}}) is None
     assert Q.range_(None) is None
-    from ccda2fhir.map.filters import FILTERS
+    from ccda2fhir.map.engine.registry import FILTERS
     assert FILTERS["range_pq"] is Q.range_
 
 

@@ -82,7 +82,7 @@ def test_a_wrapper_act_lends_its_ids_to_the_one_resource_it_holds():
 
 
 def test_engine_tells_which_resource_a_statement_became_and_waits_for_one_still_rendering():
-    from ccda2fhir.map.conversion import Conversion
+    from ccda2fhir.map.state import Conversion
     doc = {"header": {}, "narrative": {}, "sections": [], "body": None}
     stmt = {"templateId": [{"root": "2.16.840.1.113883.10.20.22.4.4"}], "id": [{"root": "1.2.3", "extension": "x"}],
             "value": [{"xsi_type": "CD", "code": "233604007", "codeSystem": "2.16.840.1.113883.6.96"}]}

@@ -35,7 +35,7 @@ def test_a_document_without_any_date_gets_no_invalid_provenance():
 
 
 def test_a_resource_missing_a_required_element_is_not_made_but_reported():
-    from ccda2fhir.map.conversion import Conversion
+    from ccda2fhir.map.state import Conversion
     doc = {"header": {}, "narrative": {}, "sections": [], "body": None}
     with Conversion(doc, "p") as conv:
         made = conv._finish("resource/Test", {}, {"resourceType": "Provenance",

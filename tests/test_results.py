@@ -156,7 +156,7 @@ def test_every_results_example_is_valid(validate):
 
 
 def test_value_types_of_the_shared_rule():
-    from ccda2fhir.map.filters.observations import value_of
+    from ccda2fhir.map.shared.observation_values import value_of
     assert value_of({"xsi_type": "INT", "value": "7"}) == {"valueInteger": 7}
     assert value_of({"xsi_type": "REAL", "value": "1.5"}) == {"valueQuantity": {"value": 1.5}}
     assert value_of({"xsi_type": "BL", "value": "true"}) == {"valueBoolean": True}

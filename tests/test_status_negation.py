@@ -475,7 +475,7 @@ def test_the_data_file_is_consistent():
     """Every phrase compiles and matches its own example, every reason is a list-empty-reason,
     every template named exists."""
     from ccda2fhir.map.engine import templates_dir
-    from ccda2fhir.map.filters.terminology import data_file
+    from ccda2fhir.map.datatypes.terminology import data_file
     data = data_file("nothing_to_report.json")
     reasons = {"nilknown", "notasked", "withheld", "unavailable", "notstarted", "closed"}
     assert set(data["empty_reasons"]) <= reasons and set(data["null_flavors"].values()) <= reasons
@@ -546,7 +546,7 @@ def test_corpus_status_negation_and_pointers():
     Condition (or an empty List, when it says there is nothing); no clinical resource is named by
     words that say there is nothing to report (the data file's strong phrases)."""
     from lxml import etree
-    from ccda2fhir.map.filters.terminology import data_file
+    from ccda2fhir.map.datatypes.terminology import data_file
     strong = [re.compile(p["match"]) for p in data_file("nothing_to_report.json")["phrases"] if p["strong"]]
     v3 = "{urn:hl7-org:v3}"
     pointers, con4s, stated, nothing = [], [], [], []

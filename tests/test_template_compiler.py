@@ -10,8 +10,8 @@ import jinja2
 import pytest
 
 from ccda2fhir.map.engine import Templates, make_environment
-from ccda2fhir.map.template_compiler import compile_template
-from ccda2fhir.map.template_expressions import Unsupported
+from ccda2fhir.map.engine.compiler import compile_template
+from ccda2fhir.map.engine.expressions import Unsupported
 
 TEMPLATES = {
     "dup.json.j2": '{"resourceType": "X", "a": {{ x }}, "b": 1, "a": {{ y }}, "c": [], "c": {{ x }}}',

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 import ccda2fhir
 from ccda2fhir import ConversionError
 from ccda2fhir.map import engine
-from ccda2fhir.map.prune import prune
-from ccda2fhir.map.values import as_json, clean, plain
+from ccda2fhir.map.engine.prune import prune
+from ccda2fhir.map.engine.values import as_json, clean, plain
 from tests.conftest import CORPUS, FIXTURES, corpus_documents
 
 
@@ -55,7 +55,7 @@ def test_every_built_in_template_is_compiled():
     for name in names:
         templates.builder(name)
     assert templates.fallbacks == {}, "templates left to Jinja (rewrite the construct, or teach " \
-                                      "ccda2fhir/map/template_compiler.py): " + repr(templates.fallbacks)
+                                      "ccda2fhir/map/engine/compiler.py): " + repr(templates.fallbacks)
 
 
 def test_there_are_documents_to_compare():

@@ -1,4 +1,4 @@
-"""The compiled walker (ext/walker.pyx -> ccda2fhir._walker) and its pure-Python twin agree exactly.
+"""The compiled walker (ext/walker.pyx -> ccda2fhir.walk._walker) and its pure-Python twin agree exactly.
 
 Every full document of ../shared/corpus (the fixtures when it is absent) is walked by both and the
 plain data compared, then converted with the compiled walker and narrative and with both twins, and
@@ -19,16 +19,16 @@ from hypothesis import strategies as st
 
 import ccda2fhir
 from ccda2fhir import ConversionError
-from ccda2fhir.narrative import section_narrative
+from ccda2fhir.walk.narrative import section_narrative
 from ccda2fhir.parse import parse
 from ccda2fhir.walk import pywalker
 from tests.conftest import CORPUS, FIXTURES, SAMPLE_CCD, corpus_documents
 
-convert_module = importlib.import_module("ccda2fhir.convert")
-HAVE_EXTENSION = importlib.util.find_spec("ccda2fhir._walker") is not None
+convert_module = importlib.import_module("ccda2fhir.pipeline")
+HAVE_EXTENSION = importlib.util.find_spec("ccda2fhir.walk._walker") is not None
 needs_extension = pytest.mark.skipif(
     not HAVE_EXTENSION,
-    reason="the compiled walker ccda2fhir._walker is not built here (no C compiler or Cython at install "
+    reason="the compiled walker ccda2fhir.walk._walker is not built here (no C compiler or Cython at install "
            "time; build it with `python setup.py build_ext --inplace`)")
 
 
@@ -51,7 +51,7 @@ def test_there_are_documents_to_compare():
 
 @needs_extension
 def test_compiled_flag_and_default_walker():
-    from ccda2fhir import _narrative, _walker
+    from ccda2fhir.walk import _narrative, _walker
     import ccda2fhir.walk as walk_pkg
     assert ccda2fhir.compiled is True
     assert walk_pkg.walk is _walker.walk
@@ -61,7 +61,7 @@ def test_compiled_flag_and_default_walker():
     assert _narrative.section_narrative is not section_narrative
 
 
-@pytest.mark.parametrize("missing", ["ccda2fhir._walker", "ccda2fhir._narrative"])
+@pytest.mark.parametrize("missing", ["ccda2fhir.walk._walker", "ccda2fhir.walk._narrative"])
 def test_pure_python_is_used_when_the_extension_is_missing(monkeypatch, missing):
     """ccda2fhir.walk falls back to the twin, and says so with compiled=False."""
     import sys
@@ -70,7 +70,7 @@ def test_pure_python_is_used_when_the_extension_is_missing(monkeypatch, missing)
     fresh = importlib.reload(walk_pkg)
     try:
         assert fresh.compiled is False
-        if missing == "ccda2fhir._walker":
+        if missing == "ccda2fhir.walk._walker":
             assert fresh.walk is pywalker.walk
         else:
             assert fresh.section_narrative is section_narrative
@@ -81,7 +81,7 @@ def test_pure_python_is_used_when_the_extension_is_missing(monkeypatch, missing)
 
 
 def _walk_both(root, max_depth=200):
-    from ccda2fhir import _walker
+    from ccda2fhir.walk import _walker
     compiled = _walker.walk(root, section_narrative, max_depth)
     python = pywalker.walk(root, section_narrative, max_depth)
     return compiled, python
@@ -90,7 +90,7 @@ def _walk_both(root, max_depth=200):
 @needs_extension
 @pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: str(p.relative_to(p.parents[2])) if len(p.parents) > 2 else p.name)
 def test_twins_walk_and_convert_identically(path, monkeypatch):
-    from ccda2fhir import _walker
+    from ccda2fhir.walk import _walker
     data = path.read_bytes()
     try:
         root = parse(data)
@@ -102,7 +102,7 @@ def test_twins_walk_and_convert_identically(path, monkeypatch):
     assert orjson.dumps(compiled) == orjson.dumps(python)
 
     # the whole conversion: compiled walker and narrative, then both pure-Python twins
-    from ccda2fhir import _narrative
+    from ccda2fhir.walk import _narrative
     monkeypatch.setattr(convert_module, "walk", _walker.walk)
     monkeypatch.setattr(convert_module, "section_narrative", _narrative.section_narrative)
     with_compiled = ccda2fhir.convert_to_json(data, "p1")
@@ -115,7 +115,7 @@ def test_twins_walk_and_convert_identically(path, monkeypatch):
 @needs_extension
 @pytest.mark.parametrize("max_depth", [0, 1, 3, 8])
 def test_twins_agree_on_depth_limits(max_depth):
-    from ccda2fhir import _walker
+    from ccda2fhir.walk import _walker
     root = parse(DOCUMENTS[0].read_bytes())
     outcomes = []
     for walker in (_walker.walk, pywalker.walk):
@@ -129,7 +129,7 @@ def test_twins_agree_on_depth_limits(max_depth):
 @needs_extension
 def test_twins_agree_on_odd_shapes():
     """Mixed content, sdtc/xsi names, repeated single children, comments and PIs, no namespace."""
-    from ccda2fhir import _walker
+    from ccda2fhir.walk import _walker
     xml = """<ClinicalDocument xmlns="urn:hl7-org:v3" xmlns:sdtc="urn:hl7-org:sdtc"
         xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
       <id root="1.2.3"/><id root="1.2.4"/>
@@ -151,7 +151,7 @@ def test_twins_agree_on_odd_shapes():
     header = python["header"]
     assert [i["root"] for i in header["id"]] == ["1.2.3", "1.2.4"]
     patient = header["recordTarget"][0]["patientRole"]["patient"]
-    from ccda2fhir.map.filters.navigation import one
+    from ccda2fhir.map.datatypes.navigation import one
     assert one(patient["sdtc_raceCode"])["code"] == "1" and one(patient["raceCode"])["code"] == "2"
     assert patient["name"][0]["_text"] == "Dr. middle tail"
     assert python["sections"][1]["parent"] == python["sections"][0]["key"]
@@ -173,7 +173,7 @@ def test_twins_agree_on_odd_shapes():
        st.text(alphabet=" \t\nab<>&;x", max_size=6))
 def test_twins_agree_on_mutated_documents(moves, junk):
     """Elements copied to odd places and text dropped between them: both walkers still agree."""
-    from ccda2fhir import _walker
+    from ccda2fhir.walk import _walker
     data = FIXTURE_CCD
     spots = [(m.start(), m.end()) for m in re.finditer(rb"<(\w+)[^<>]*?/>", data)]
     plan = sorted(((spots[min(int(b * len(spots)), len(spots) - 1)][1], spots[min(int(a * len(spots)), len(spots) - 1)])
@@ -201,7 +201,7 @@ def test_an_element_with_too_many_attributes_is_refused(walker):
     if walker == "compiled" and not HAVE_EXTENSION:
         pytest.skip("the compiled walker is not built here")
     from ccda2fhir.walk import LimitError
-    walk = pywalker.walk if walker == "python" else importlib.import_module("ccda2fhir._walker").walk
+    walk = pywalker.walk if walker == "python" else importlib.import_module("ccda2fhir.walk._walker").walk
     root = parse(_many_attributes(300, line_of_element=7))
     with pytest.raises(LimitError) as caught:
         walk(root, section_narrative, 200, 256)
@@ -222,7 +222,7 @@ def test_too_many_attributes_is_input_too_large():
 @needs_extension
 @pytest.mark.parametrize("max_attributes", [0, 1, 2, 5, 256])
 def test_twins_agree_on_attribute_limits(max_attributes):
-    from ccda2fhir import _walker
+    from ccda2fhir.walk import _walker
     root = parse(DOCUMENTS[0].read_bytes())
     outcomes = []
     for walker in (_walker.walk, pywalker.walk):
@@ -241,7 +241,7 @@ def test_an_attribute_named_like_a_repeating_child_keeps_its_place(walker):
     in document order) keeps the key, as it does before a single child; nothing crashes."""
     if walker == "compiled" and not HAVE_EXTENSION:
         pytest.skip("the compiled walker is not built here")
-    walk = pywalker.walk if walker == "python" else importlib.import_module("ccda2fhir._walker").walk
+    walk = pywalker.walk if walker == "python" else importlib.import_module("ccda2fhir.walk._walker").walk
     xml = ('<ClinicalDocument xmlns="urn:hl7-org:v3" id="junk"><id root="1.2.3"/><id root="1.2.4"/>'
            '<component><structuredBody><component><section><code code="1"/><entry>'
            '<observation classCode="OBS" moodCode="EVN" value="x"><value code="1"/><value code="2"/>'
@@ -268,7 +268,7 @@ ODD_NODES = b'''<!DOCTYPE ClinicalDocument [<!ENTITY e "ent&#160;text">]>
 def test_twins_agree_on_nodes_our_parser_never_leaves(options):
     """Comments, PIs, CDATA sections and entity references (parse() removes or refuses them; a
     caller's own lxml tree may have them), Unicode-only whitespace, empty attributes."""
-    from ccda2fhir import _walker
+    from ccda2fhir.walk import _walker
     root = etree.fromstring(ODD_NODES, etree.XMLParser(**options))
     compiled, python = _walker.walk(root, section_narrative, 200), pywalker.walk(root, section_narrative, 200)
     assert orjson.dumps(compiled) == orjson.dumps(python)
@@ -283,7 +283,7 @@ def test_twins_agree_on_nodes_our_parser_never_leaves(options):
 @needs_extension
 def test_line_numbers_past_65535_are_lxmls():
     """libxml2 keeps lines past 65535 out of the element (in a text node next to it)."""
-    from ccda2fhir import _walker
+    from ccda2fhir.walk import _walker
     data = FIXTURE_CCD.replace(b"<component>", b"\n" * 70000 + b"<component>", 1)
     data = data.replace(b"</title>", b"</title>" + b"\n" * 2, 1)
     root = parse(data)

@@ -8,10 +8,11 @@ templateId and line: nothing is dropped silently.
 from __future__ import annotations
 
 from ..assemble.ids import canonical
-from .conversion import Conversion
-from .filters.navigation import STATEMENTS, many, statement_of, template_ids
-from .filters.nothing import NOTHING_TEMPLATE, note, replaced
-from .routes import table
+from .datatypes.identifiers import identifiers
+from .datatypes.navigation import many, statement_of, template_ids
+from .engine.routes import section_keys, table
+from .shared.nothing import NOTHING_TEMPLATE, note, replaced
+from .state import WRAPPED_TYPES, Conversion
 
 
 class SectionRefs(list):
@@ -28,14 +29,6 @@ class SectionRefs(list):
     def append(self, ref) -> None:
         self._seen.add(canonical(ref))
         super().append(ref)
-
-
-def section_keys(section: dict) -> set:
-    keys = set(section.get("templateIds") or ())
-    code = section.get("code") or {}
-    if code.get("code"):
-        keys.add(code["code"])
-    return keys
 
 
 def map_section(conv: Conversion, section: dict) -> list[dict]:
@@ -142,8 +135,7 @@ def _lend_identity(conv: Conversion, wrapper: dict, made: list[dict]) -> None:
     """A wrapper act that made no resource and holds exactly one clinical resource: that resource
     is the same clinical thing, so it also carries the wrapper's identifiers (our choice; the IG
     does this for problem concern acts). With several, the ids cannot be attributed: left out."""
-    from .conversion import WRAPPED_TYPES
-    from .filters.identifiers import identifiers
+
     if len(made) != 1:
         return
     res = conv.resources.get(made[0]["reference"])
@@ -163,4 +155,4 @@ def _has_unabsorbed(stmt: dict, route) -> bool:
     return False
 
 
-__all__ = ["map_section", "map_nested", "STATEMENTS"]
+__all__ = ["map_section", "map_nested"]

@@ -4,14 +4,38 @@ from __future__ import annotations
 from ..conform import keep_claims
 from ..conform.references import drop_misdirected
 from ..report import Report
-from .conversion import Conversion
-from .dispatch import map_section
-from .filters.navigation import many, one
+from .datatypes.navigation import many, one
+from .dispatch import map_nested, map_section
+from .shared.participants import contact_participant
+from .shared.provenance import author_agents, authored_at
+from .state import Conversion
+
+
+class DocumentConversion(Conversion):
+    """A conversion of one whole document: each statement's authors get a Provenance, and nested
+    statements a template does not consume are mapped by their own routes (map.dispatch)."""
+
+    # made over a statement without being that statement's own resource
+    NOT_THE_STATEMENT = frozenset({"resource/EntryProvenance", "document/Provenance", "document/SourceDocument"})
+
+    def after_made(self, template: str, variables: dict, ref: dict) -> None:
+        """A Provenance for a statement's authors (IG: author -> Provenance), when they say when:
+        Provenance.recorded is required."""
+        src = variables.get("src")
+        if isinstance(src, dict) and src.get("author") and template.startswith("resource/") \
+                and template != "resource/EntryProvenance":
+            authors = src["author"]
+            when, agents = authored_at(authors), author_agents(authors)
+            if when and agents:
+                self.emit("resource/EntryProvenance", target=ref, recorded=when, agents=agents)
+
+    def map_nested(self, element: str, stmt: dict, parents: list) -> int:
+        return map_nested(self, element, stmt, parents)
 
 
 def map_document(doc: dict, patient_id: str, options: dict | None = None) -> tuple[list[dict], Report]:
     """All resources made from one walked document, in the order made, and the report."""
-    with Conversion(doc, patient_id, options) as conv:
+    with DocumentConversion(doc, patient_id, options) as conv:
         header = doc["header"]
         conv.where = {"element": "recordTarget", "line": header.get("_line")}
         targets = many(header.get("recordTarget"))
@@ -25,7 +49,6 @@ def map_document(doc: dict, patient_id: str, options: dict | None = None) -> tup
             conv.warn("the document has no recordTarget/patientRole; Patient holds only its id",
                       level="partial")
             conv.add({"resourceType": "Patient", "id": patient_id})
-            from .filters.patient import contact_participant
             if any(contact_participant(p) for p in many(header.get("participant"))):
                 # their home would be Patient.contact, which needs a patientRole to describe
                 conv.warn("header participants that are patient contacts are not mapped: "

@@ -9,6 +9,8 @@ import argparse
 import sys
 
 from ..errors import one_line
+from ..version import __version__
+from ..walk import compiled
 from . import command as serve_command
 from . import convert_cli
 
@@ -40,7 +42,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _version() -> str:
-    from .. import __version__, compiled
     return f"ccda2fhir {__version__} ({'compiled' if compiled else 'pure-Python'} walker)"
 
 

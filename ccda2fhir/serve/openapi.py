@@ -8,7 +8,7 @@ from pathlib import Path
 
 import orjson
 
-from .. import __version__
+from ..version import __version__
 
 
 @lru_cache(maxsize=1)

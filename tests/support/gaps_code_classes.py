@@ -11,7 +11,7 @@ import collections
 import re
 
 from gaps_common import Y, scored_documents
-from ccda2fhir.map.filters.terminology import system_uri
+from ccda2fhir.map.datatypes.terminology import system_uri
 
 # Fixed codes of templates whose content has its own FHIR element (see the module docstring).
 TEMPLATE_CODES = {

@@ -5,7 +5,7 @@ Usage: PYTHONPATH=. python tests/support/gaps_dates.py  (needs ../shared)
 import collections
 
 from gaps_common import Y, scored_documents
-from ccda2fhir.map.filters.dates import parse_ts
+from ccda2fhir.map.datatypes.dates import parse_ts
 cat = collections.Counter(); total = 0; ex = {}
 for p, root, b, facts, out in scored_documents():
     total += len(facts['dates'])

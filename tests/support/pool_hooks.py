@@ -14,8 +14,8 @@ import time
 
 def misbehave() -> None:
     """Wrap the worker's job runner so that the patient id can ask for a hang or a crash."""
-    from ccda2fhir import pool
-    real = pool.run_job
+    from ccda2fhir.pool import worker
+    real = worker.run_job
 
     def run_job(data, patient_id, options, want_report):
         if not isinstance(patient_id, str):      # FROM_DOCUMENT: nothing to ask for
@@ -41,7 +41,7 @@ def misbehave() -> None:
             return False, Unrebuildable("half", "of it")
         return real(data, patient_id, options, want_report)
 
-    pool.run_job = run_job
+    worker.run_job = run_job
 
 
 class Unrebuildable(Exception):
