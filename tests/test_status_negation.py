@@ -267,6 +267,37 @@ def test_an_immunization_without_refusal_is_completed(validate):
     assert imm["status"] == "completed" and "statusReason" not in imm
 
 
+NO_VACCINE = """<entry><substanceAdministration classCode="SBADM" moodCode="EVN" negationInd="false">
+  <templateId root="2.16.840.1.113883.10.20.22.4.52"/><id root="1.2.3.4" extension="1222"/>
+  <text>MMR</text><statusCode code="completed"/><effectiveTime value="20130121000000"/>
+  <consumable><manufacturedProduct classCode="MANU"><templateId root="2.16.840.1.113883.10.20.22.4.54"/>
+    <manufacturedMaterial><code code="998" displayName="no vaccine administered"
+      codeSystem="2.16.840.1.113883.12.292" codeSystemName="CVX"><originalText>MMR</originalText></code>
+    </manufacturedMaterial></manufacturedProduct></consumable>
+</substanceAdministration></entry>"""
+
+
+def test_a_vaccine_coded_no_vaccine_administered_was_not_given(validate):
+    """Greenway's export (chb-sample-ccdas 26789_ExportSummary_CCDA.xml, line 701) records 'MMR'
+    coded CVX 998 'no vaccine administered' as completed: MMR was not given, so not-done, the code
+    and words kept, and the contradiction reported."""
+    bundle, report = convert(NO_VACCINE, "11369-6")
+    valid(bundle, validate)
+    (imm,) = resources_of(bundle, "Immunization")
+    assert imm["status"] == "not-done" and "statusReason" not in imm
+    assert imm["vaccineCode"]["coding"][0]["code"] == "998" and imm["vaccineCode"]["text"] == "MMR"
+    (warning,) = status_warnings(report)
+    assert "998 (no vaccine administered)" in warning.reason and "statusCode is completed" in warning.reason
+
+
+@needs_corpus
+def test_greenways_no_vaccine_administered_entries_are_not_done():
+    doc = CORPUS / "chb-sample-ccdas" / "Greenway Samples" / "26789_ExportSummary_CCDA.xml"
+    immunizations = resources_of(ccda2fhir.convert_file(doc, "p1"), "Immunization")
+    by_code = {i["vaccineCode"]["coding"][0]["code"]: i["status"] for i in immunizations}
+    assert by_code["998"] == "not-done" and by_code["88"] == "completed"
+
+
 # ---------------------------------------------------------------- nothing to report
 def empty_list(bundle) -> dict:
     (lst,) = [x for x in resources_of(bundle, "List") if "emptyReason" in x]

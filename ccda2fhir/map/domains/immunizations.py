@@ -10,6 +10,7 @@ from ..datatypes.status import data_absent, negated, status_code
 from ..datatypes.terminology import concept
 from ..datatypes.text import text
 from ..engine.registry import template_filter, template_global
+from ..shared.nothing import nothing_code
 from ..shared.participants import role_ref
 from ..shared.products import med_concept
 from ..shared.reasons import refusal_observations
@@ -32,7 +33,8 @@ def _refusals(src) -> list[dict]:
 @template_global
 def immunization_status(src) -> str:
     """not-done when negationInd is true (IG) or a refusal reason says the vaccine was refused,
-    whatever negationInd says (a refused vaccine was not given; the contradiction is reported);
+    whatever negationInd says (a refused vaccine was not given; the contradiction is reported), or
+    when the vaccine is coded 'no vaccine administered' (CVX 998; reported: its status says otherwise);
     else the IG ConceptMap ImmunizationStatus; active or no status on a historical (EVN)
     immunization -> completed."""
     if negated(src):
@@ -45,8 +47,22 @@ def immunization_status(src) -> str:
                        f"{src.get('negationInd') or 'absent'}: status not-done (a refused vaccine was "
                        "not given), the reason in statusReason", level="warning")
         return "not-done"
+    said = nothing_code(_vaccine(src).get("code"))
+    if said:   # 'MMR' coded CVX 998: the sender says this vaccine was not given
+        current().warn(f"the vaccine is coded {said['code']} ({said['display']}) on an immunization whose "
+                       f"statusCode is {(src.get('statusCode') or {}).get('code') or 'absent'}: status "
+                       "not-done (no vaccine was given)", level="warning")
+        return "not-done"
     c = concept(status_code(src), "ImmunizationStatus")
     return c["code"] if c else "completed"
+
+
+def _vaccine(src) -> dict:
+    """The manufacturedMaterial the immunization gives ({} when there is none)."""
+    product = one(src.get("consumable"))
+    product = one(product.get("manufacturedProduct")) if isinstance(product, dict) else None
+    material = one(product.get("manufacturedMaterial")) if isinstance(product, dict) else None
+    return material if isinstance(material, dict) else {}
 
 
 @template_global

@@ -177,6 +177,19 @@ def says_nothing(stmt) -> dict | None:
     return None
 
 
+def nothing_code(cd) -> dict | None:
+    """The 'nothing' concept (nothing_to_report.json's nothing_codes: CVX 998 'no vaccine
+    administered', 'No known allergy' ...) a coded element or one of its translations is, if any."""
+    if not isinstance(cd, dict):
+        return None
+    table = _table()["nothing"]
+    for key in _keys(cd):
+        hit = _find(table, *key)
+        if hit:
+            return hit
+    return None
+
+
 def _organizer(stmt: dict, answer) -> dict | None:
     """An organizer naming nothing whose every member says nothing ('Result excluded/not
     available' as a panel's only result) says nothing too, with its members' codes and ids."""
