@@ -1,7 +1,8 @@
 """Overlays: a folder of templates and routes, and a terminology file, used over the built-in ones.
 
 An overlay folder is laid out as templates/ is: ``resource/Observation.json.j2`` there replaces the
-built-in template of that name, ``routes/*.toml`` add routes (or win for the same templateId). Its
+built-in template of that name, ``routes/*.toml`` add routes (or win for the same templateId), and
+``amend/<resourceType>.json.j2`` adds members to every resource of that type, whatever made it. Its
 templates go through the same compiler and cache as the built-in ones, in an environment of their
 own: two overlays in one process never see each other's templates, routes or terminology. Each is
 made once per process (``overlay_for``), so a pool worker pays the compilation once per overlay.
@@ -24,6 +25,9 @@ from .templating import SUFFIX, Templates, build as builtin_build, make_environm
 
 class OverlayError(ValueError):
     """An overlay that cannot be used: a path that is not there, a file that is not JSON/TOML."""
+
+
+AMEND = "amend"        # amend/<resourceType>.json.j2: added to every resource of that type
 
 
 class TemplateFailure(Exception):
@@ -59,6 +63,7 @@ class Overlay:
         self._routes: RouteTable | None = None
         self._builders: dict[str, Callable] = {}
         self._derived: dict[str, object] = {}
+        self._amends: dict[str, bool] = {}  # amend/<Type> -> whether the overlay has that template
         self.rendered: set[str] = set()     # the templates built so far (check-templates reports the rest)
         self.made: list | None = None       # check-templates: (template, resource) of each build
         self.terminology = read_terminology(self.terminology_path) if self.terminology_path else {}
@@ -91,7 +96,23 @@ class Overlay:
     def build(self, template: str, variables: dict) -> tuple:
         """As ``templating.build``, with this overlay's templates. An error names the template (and
         its line when Jinja rendered it). Ids stay the engine's: an ``id`` a template writes is only
-        the resource's identity (its ``$key`` when it gives none); a Patient's is the caller's id."""
+        the resource's identity (its ``$key`` when it gives none); a Patient's is the caller's id.
+        The overlay's ``amend/<resourceType>.json.j2``, when it has one, then adds to the resource."""
+        key, res = self._render(template, variables)
+        if res and "id" in res:
+            if res.get("resourceType") == "Patient" and "patient_id" in variables:
+                res["id"] = variables["patient_id"]
+            else:
+                written = res.pop("id")
+                if key is None:
+                    key = written if isinstance(written, str) else orjson.dumps(written).decode()
+        if res and self.folder is not None:
+            self._amend(res, variables)
+        if self.made is not None:
+            self.made.append((template, res))
+        return key, res
+
+    def _render(self, template: str, variables: dict) -> tuple:
         fn = self._builders.get(template)
         if fn is None:
             with self._lock:
@@ -101,21 +122,31 @@ class Overlay:
                     self._builders[template] = fn
         self.rendered.add(template)
         try:
-            key, res = fn(variables)
+            return fn(variables)
         except TemplateFailure:
             raise
         except Exception as exc:
             raise TemplateFailure(f"{where_in_template(exc, template)}: {type(exc).__name__}: {exc}") from exc
-        if res and "id" in res:
-            if res.get("resourceType") == "Patient" and "patient_id" in variables:
-                res["id"] = variables["patient_id"]
+
+    def _amend(self, res: dict, variables: dict) -> None:
+        """Add what ``amend/<resourceType>.json.j2`` gives (rendered with the variables and the
+        ``resource`` made) to every resource of that type: a list is appended to (items not there
+        yet), any other member set; ``id`` and ``resourceType`` stay."""
+        name = f"{AMEND}/{res.get('resourceType')}"
+        has = self._amends.get(name)
+        if has is None:
+            has = self._amends[name] = (self.folder / f"{name}{SUFFIX}").is_file()
+        if not has:
+            return
+        _, patch = self._render(name, {**variables, "resource": res})
+        for k, v in (patch or {}).items():
+            if k in ("id", "resourceType"):
+                continue
+            old = res.get(k)
+            if isinstance(v, list) and isinstance(old, list):
+                res[k] = old + [x for x in v if x not in old]
             else:
-                written = res.pop("id")
-                if key is None:
-                    key = written if isinstance(written, str) else orjson.dumps(written).decode()
-        if self.made is not None:
-            self.made.append((template, res))
-        return key, res
+                res[k] = v
 
     def derived(self, name: str, make: Callable[[], object]):
         """A value made once per overlay (e.g. the built-in code systems merged with its own)."""
