@@ -11,6 +11,7 @@ out and reported; the built-in templates over the same document are the baseline
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -27,6 +28,7 @@ from .pipeline import convert_in_process
 DOCUMENT_SUFFIXES = (".xml", ".ccda", ".cda")
 PATIENT = "check-templates"
 _REQUIRED_DROP = "the source gives nothing for its required"
+_FAILED = re.compile(r"could not map: TemplateFailure: (.+?): (.*)$", re.S)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class CheckResult:
     routes: int = 0
     documents: int = 0
     invalid: dict = field(default_factory=dict, repr=False)   # validation problems, grouped while rendering
+    failed: dict = field(default_factory=dict, repr=False)    # (where, message) -> places, while rendering
     skipped: list[str] = field(default_factory=list)           # documents the built-in conversion refuses too
 
     @property
@@ -103,7 +106,7 @@ def check_templates(path: str | os.PathLike, *, corpus: str | os.PathLike | None
         result.add(str(corpus), "no C-CDA documents (.xml, .ccda, .cda) to render the templates against")
     for doc in docs:
         _check_document(overlay, doc, result)
-    _invalid_findings(result)
+    _grouped_findings(result)
     if result.skipped:
         result.add(f"{len(result.skipped)} document{'s' if len(result.skipped) > 1 else ''}",
                    "not checked: the built-in conversion refuses them too (not a whole C-CDA document, or not "
@@ -232,11 +235,13 @@ def _check_document(overlay: Overlay, doc: Path, result: CheckResult) -> None:
         made, overlay.made = overlay.made, None
     baseline = {i.reason for i in base_report.issues}
     for issue in report.issues:
-        where = f"{doc.name} line {issue.line}" if getattr(issue, "line", None) else doc.name
+        place = f"{doc.name} line {issue.line}" if issue.line else doc.name
         if issue.level == "error":
-            result.add(where, issue.reason)
+            m = _FAILED.match(issue.reason)
+            where, message = (m.group(1), m.group(2)) if m else ("conversion", issue.reason)
+            result.failed.setdefault((where, message), []).append(place)
         elif _REQUIRED_DROP in issue.reason and issue.reason not in baseline:
-            result.add(where, f"left out: {issue.reason}")
+            result.failed.setdefault(("left out", issue.reason), []).append(place)
     made_by: dict[str, set] = {}
     for template, res in made:
         if isinstance(res, dict) and res.get("id"):
@@ -250,8 +255,16 @@ def _check_document(overlay: Overlay, doc: Path, result: CheckResult) -> None:
             seen[2].append(doc.name)
 
 
-def _invalid_findings(result: CheckResult) -> None:
-    """One finding per template, element and rule broken (the first message as the example)."""
+def _grouped_findings(result: CheckResult) -> None:
+    """One finding per template error (where it happened listed) and per template, element and
+    rule broken (the first message as the example)."""
+    for (where, message), places in result.failed.items():
+        if places == [where]:
+            result.add(where, message)
+        else:
+            shown = ", ".join(places[:3]) + (f" and {len(places) - 3} more" if len(places) > 3 else "")
+            result.add(where, f"{message} ({shown})")
+    result.failed.clear()
     for (by, rtype, where, rule), (message, n, docs) in result.invalid.items():
         result.add(by, f"{rtype} {where}: [{rule}] {message} ({n} resource{'s' if n > 1 else ''} in "
                        f"{', '.join(docs)})")
