@@ -138,7 +138,7 @@ setup(
     package_dir={"ccda2fhir.templates": "templates"},
     package_data={"ccda2fhir.data": ["*.json", "*.xml", "*.html", "*.js", "valuemaps/*.json", "fhir/*.json",
                                     "fhir/README.md", "samples/*.xml", "samples/README.md", "samples/LICENSE-*"],
-                  "ccda2fhir.templates": ["*/*.j2", "routes/*.toml", "README.md"]},
+                  "ccda2fhir.templates": ["*/*.j2", "routes/*.toml", "README.md", "FILTERS.md"]},
     ext_modules=_extensions(),
     cmdclass={"build_ext": BuildExt},
 )
