@@ -299,3 +299,14 @@ def test_the_service_settings_carry_the_overlay_to_every_conversion(tmp_path):
     assert "templates" not in Settings().convert_options()
     with pytest.raises(ValueError, match="is not a folder"):
         Settings(templates=str(tmp_path / "nope"))
+
+
+def test_a_pool_with_an_overlay_compiles_it_in_each_worker_before_the_first_job(tmp_path):
+    write(tmp_path, "amend/Observation.json.j2", '{"language": "en-US"}')
+    with ccda2fhir.ConversionPool(1, templates=str(tmp_path)) as pool:
+        result = pool.submit(CCD, "p1").result()
+    bundle = orjson.loads(result.bundle_json)
+    assert {o.get("language") for o in resources(bundle, "Observation")} == {"en-US"}
+    overlay = overlay_for(tmp_path)     # in this process: warm() compiles every template it sees
+    overlay.warm()
+    assert "amend/Observation" in overlay._builders and "resource/Patient" in overlay._builders

@@ -148,6 +148,16 @@ class Overlay:
             else:
                 res[k] = v
 
+    def warm(self) -> None:
+        """Compile every template this overlay sees now (a pool worker does it before its first job)."""
+        env = self.templates().env
+        for name in env.list_templates(filter_func=lambda n: n.endswith(SUFFIX)):
+            template = name[: -len(SUFFIX)]
+            if template not in self._builders:
+                with self._lock:
+                    self._builders[template] = self.templates().builder(name, compiled=self.compiled)
+        self.routes()
+
     def derived(self, name: str, make: Callable[[], object]):
         """A value made once per overlay (e.g. the built-in code systems merged with its own)."""
         try:
