@@ -310,3 +310,25 @@ def test_a_pool_with_an_overlay_compiles_it_in_each_worker_before_the_first_job(
     overlay = overlay_for(tmp_path)     # in this process: warm() compiles every template it sees
     overlay.warm()
     assert "amend/Observation" in overlay._builders and "resource/Patient" in overlay._builders
+
+
+def test_the_service_converts_with_serve_templates_and_code_systems():
+    from tests.support import service as svc
+    server = svc.start("--workers", "1", "--templates", str(VENDOR), "--code-systems", str(VENDOR_TERMS))
+    try:
+        resp, data = server.convert(with_vendor_entry(), "http-1")
+        assert resp.status == 200
+        assert orjson.loads(data) == ccda2fhir.convert(with_vendor_entry(), "http-1", templates=VENDOR,
+                                                       code_systems=VENDOR_TERMS)
+        assert resources(orjson.loads(data), "Flag")
+    finally:
+        assert server.stop() == 0
+
+
+def test_serve_refuses_a_bad_overlay_in_one_line(tmp_path):
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-m", "ccda2fhir", "serve", "--port", "0", "--templates",
+                           str(tmp_path / "nope")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "templates overlay" in done.stderr
