@@ -167,11 +167,15 @@ def _check_routes(overlay: Overlay, result: CheckResult) -> RouteTable | None:
         result.add("routes", str(exc).strip("'\""))
         return None
     env = overlay.templates().env
-    builtin = str(templates_dir())
+    builtin = templates_dir().resolve()
+    checking_builtin = overlay.folder is None or overlay.folder == builtin
+
+    def is_builtin(route) -> bool:       # routes/<file>.toml of the built-in folder
+        return not checking_builtin and Path(route.source).parent.parent == builtin
+
     routes = {id(r): r for rs in table.by_template.values() for r in rs}
     routes.update({id(r): r for r in table.fallback.values()})
-    mine = [r for r in routes.values() if overlay.folder and r.source.startswith(str(overlay.folder))]
-    result.routes = len(mine)
+    result.routes = sum(1 for r in routes.values() if not is_builtin(r))
     for route in sorted(routes.values(), key=lambda r: r.order):
         for template in _templates_of(route):
             try:
@@ -182,16 +186,14 @@ def _check_routes(overlay: Overlay, result: CheckResult) -> RouteTable | None:
         ordered = sorted(candidates, key=lambda r: r.order)
         for i, later in enumerate(ordered):
             first = next((r for r in ordered[:i] if _covers(r, later)), None)
-            if first is None or first is later:
+            if first is None:
                 continue
-            overrides = not later.source.startswith(builtin) or first.source.startswith(builtin) \
-                or overlay.folder is None or str(overlay.folder) == builtin
-            if overrides:
-                result.add(_short(later.source), f"route {later.name!r} never applies to templateId {tid}: "
-                           f"route {first.name!r} ({_short(first.source)}) comes first and matches all it matches")
-            else:
+            if is_builtin(later) and not is_builtin(first):     # what an overlay route is for
                 result.add(_short(first.source), f"route {first.name!r} takes templateId {tid} over the built-in "
                            f"route {later.name!r}", problem=False)
+            else:
+                result.add(_short(later.source), f"route {later.name!r} never applies to templateId {tid}: "
+                           f"route {first.name!r} ({_short(first.source)}) comes first and matches all it matches")
     return table
 
 

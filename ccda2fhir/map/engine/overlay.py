@@ -18,7 +18,7 @@ import jinja2
 import orjson
 
 from .compiler import usable
-from .routes import RouteTable, read_table
+from .routes import RouteTable, builtin_table, read_table
 from .scope import active, using
 from .templating import SUFFIX, Templates, build as builtin_build, make_environment, templates_dir
 
@@ -86,7 +86,9 @@ class Overlay:
         return self._templates
 
     def routes(self) -> RouteTable:
-        """This overlay's routes, read once."""
+        """This overlay's routes, read once (a terminology overlay's: the built-in ones)."""
+        if self.folder is None:
+            return builtin_table()
         if self._routes is None:
             with self._lock:
                 if self._routes is None:
@@ -98,6 +100,8 @@ class Overlay:
         its line when Jinja rendered it). Ids stay the engine's: an ``id`` a template writes is only
         the resource's identity (its ``$key`` when it gives none); a Patient's is the caller's id.
         The overlay's ``amend/<resourceType>.json.j2``, when it has one, then adds to the resource."""
+        if self.folder is None and self.compiled:    # a terminology overlay: the built-in templates
+            return builtin_build(template, variables)
         key, res = self._render(template, variables)
         if res and "id" in res:
             if res.get("resourceType") == "Patient" and "patient_id" in variables:
@@ -150,6 +154,8 @@ class Overlay:
 
     def warm(self) -> None:
         """Compile every template this overlay sees now (a pool worker does it before its first job)."""
+        if self.folder is None:
+            return          # a terminology overlay: the built-in templates, warm already
         env = self.templates().env
         for name in env.list_templates(filter_func=lambda n: n.endswith(SUFFIX)):
             template = name[: -len(SUFFIX)]
