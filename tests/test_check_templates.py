@@ -141,3 +141,10 @@ def test_documents_the_built_in_conversion_refuses_are_skipped_not_blamed(tmp_pa
     result = check_templates(templates_dir(), corpus=docs)
     assert result.ok and result.documents == 1
     assert any("fragment.xml" in f.message and not f.problem for f in result.findings)
+
+
+def test_output_breaking_an_r4_invariant_is_a_problem(tmp_path):
+    # obs-6: dataAbsentReason only when there is no value[x]
+    write(tmp_path, "amend/Observation.json.j2", '{"dataAbsentReason": {"text": "not asked"}}')
+    found = problems(tmp_path)
+    assert found and all("amend/Observation.json.j2" in p and "[obs-6]" in p for p in found), found

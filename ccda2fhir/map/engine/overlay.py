@@ -110,10 +110,11 @@ class Overlay:
                 written = res.pop("id")
                 if key is None:
                     key = written if isinstance(written, str) else orjson.dumps(written).decode()
-        if res and self.folder is not None:
-            self._amend(res, variables)
+        amended = res and self.folder is not None and self._amend(res, variables)
         if self.made is not None:
             self.made.append((template, res))
+            if amended:
+                self.made.append((f"{AMEND}/{res['resourceType']}", res))
         return key, res
 
     def _render(self, template: str, variables: dict) -> tuple:
@@ -132,7 +133,7 @@ class Overlay:
         except Exception as exc:
             raise TemplateFailure(f"{where_in_template(exc, template)}: {type(exc).__name__}: {exc}") from exc
 
-    def _amend(self, res: dict, variables: dict) -> None:
+    def _amend(self, res: dict, variables: dict) -> bool:
         """Add what ``amend/<resourceType>.json.j2`` gives (rendered with the variables and the
         ``resource`` made) to every resource of that type: a list is appended to (items not there
         yet), any other member set; ``id`` and ``resourceType`` stay."""
@@ -141,7 +142,7 @@ class Overlay:
         if has is None:
             has = self._amends[name] = (self.folder / f"{name}{SUFFIX}").is_file()
         if not has:
-            return
+            return False
         _, patch = self._render(name, {**variables, "resource": res})
         for k, v in (patch or {}).items():
             if k in ("id", "resourceType"):
@@ -151,6 +152,7 @@ class Overlay:
                 res[k] = old + [x for x in v if x not in old]
             else:
                 res[k] = v
+        return True
 
     def warm(self) -> None:
         """Compile every template this overlay sees now (a pool worker does it before its first job)."""
