@@ -13,7 +13,8 @@ USAGE, PROBLEMS = 2, 1
 def add_arguments(c: argparse.ArgumentParser) -> None:
     """The check-templates subcommand's arguments."""
     c.add_argument("path", metavar="PATH",
-                   help="the templates overlay folder (resource/*.json.j2, document/*.json.j2, routes/*.toml); "
+                   help="the templates overlay folder (resource/*.json.j2, document/*.json.j2, amend/*.json.j2, "
+                        "routes/*.toml); "
                         "the installed package's own folder checks the built-in templates")
     c.add_argument("--corpus", metavar="DIR",
                    help="C-CDA documents (a folder, walked for .xml, .ccda and .cda; or one file) to render the "

@@ -96,7 +96,8 @@ def add_arguments(c: argparse.ArgumentParser) -> None:
     c.add_argument("--templates", metavar="PATH",
                    help="a folder of templates over the built-in ones: a file replaces the built-in one of the same "
                         "relative name (resource/Observation.json.j2); routes/*.toml add routes or win for the same "
-                        "templateId (see templates/README.md) (default: none)")
+                        "templateId; amend/<Type>.json.j2 adds to every resource of that type (see templates/README.md; "
+                        "check it first with ccda2fhir check-templates) (default: none)")
     c.add_argument("--code-systems", metavar="FILE",
                    help="terminology over the built-in data: a JSON file with codesystems (OID -> URI), "
                         "identifier_systems and conceptmaps/valuemaps, or a folder laid out as ccda2fhir/data "
