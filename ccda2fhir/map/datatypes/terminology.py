@@ -42,11 +42,10 @@ def builtin_concept_maps() -> dict:
     return maps
 
 
-def _with_overlay(name: str, builtin):
-    """The built-in table, or (in a conversion with a terminology overlay) it merged with the
-    overlay's entries, once per overlay: the overlay's win; concept maps merge code by code."""
-    overlay = active()
-    if overlay is None or not overlay.terminology.get(name):
+def _with_overlay(overlay, name: str, builtin):
+    """The built-in table merged with a terminology overlay's entries, once per overlay: the
+    overlay's win; concept maps merge code by code."""
+    if not overlay.terminology.get(name):
         return builtin()
 
     def merged() -> dict:
@@ -62,17 +61,21 @@ def _with_overlay(name: str, builtin):
 
 def code_systems() -> dict:
     """CDA codeSystem OID -> FHIR system URI (data/codesystems.json, and the overlay's)."""
-    return _with_overlay("codesystems", builtin_code_systems)
+    overlay = active()
+    return builtin_code_systems() if overlay is None else _with_overlay(overlay, "codesystems", builtin_code_systems)
 
 
 def identifier_systems() -> dict:
     """II root OID -> Identifier.system URI (data/identifier_systems.json, and the overlay's)."""
-    return _with_overlay("identifier_systems", builtin_identifier_systems)
+    overlay = active()
+    return builtin_identifier_systems() if overlay is None else \
+        _with_overlay(overlay, "identifier_systems", builtin_identifier_systems)
 
 
 def concept_maps() -> dict:
     """Map name -> code -> Coding or value (data/conceptmaps.json, data/valuemaps/, the overlay's)."""
-    return _with_overlay("conceptmaps", builtin_concept_maps)
+    overlay = active()
+    return builtin_concept_maps() if overlay is None else _with_overlay(overlay, "conceptmaps", builtin_concept_maps)
 
 
 OID_PATTERN = re.compile(r"^\d+(\.\d+)+$")

@@ -12,9 +12,9 @@ from typing import Iterator
 _ACTIVE: ContextVar = ContextVar("ccda2fhir_overlay", default=None)
 
 
-def active():
-    """The overlay of the running conversion, or None."""
-    return _ACTIVE.get()
+# active() -> the overlay of the running conversion, or None. The context variable's own get, not
+# a function around it: the terminology tables ask on every coded value.
+active = _ACTIVE.get
 
 
 @contextmanager
