@@ -137,8 +137,8 @@ setup(
     packages=find_packages(include=["ccda2fhir", "ccda2fhir.*"]) + ["ccda2fhir.templates"],
     package_dir={"ccda2fhir.templates": "templates"},
     package_data={"ccda2fhir.data": ["*.json", "*.xml", "*.html", "*.js", "valuemaps/*.json", "fhir/*.json",
-                                    "fhir/README.md"],
-                  "ccda2fhir.templates": ["*/*.j2", "routes/*.toml", "README.md"]},
+                                    "fhir/README.md", "samples/*.xml", "samples/README.md", "samples/LICENSE-*"],
+                  "ccda2fhir.templates": ["*/*.j2", "routes/*.toml", "README.md", "FILTERS.md"]},
     ext_modules=_extensions(),
     cmdclass={"build_ext": BuildExt},
 )

@@ -22,7 +22,9 @@ def convert_with_report(source: Source, patient_id: str | PatientIdFrom, *, time
     valid FHIR id, or ``FROM_DOCUMENT`` for one made from the recordTarget (see
     ``patient_ids.id_from_document``). Options: the
     limits (``max_bytes``, ``max_depth``, ``max_attributes``, ``max_text``; see ccda2fhir.limits)
-    and ``embed_source`` (the source XML, base64, in the source DocumentReference). With
+    and ``embed_source`` (the source XML, base64, in the source DocumentReference); ``templates``
+    (a folder of templates and routes/*.toml over the built-in ones) and ``code_systems`` (a
+    terminology file or folder over ccda2fhir/data's; see templates/README.md). With
     ``timeout`` (seconds) the conversion runs in a worker process that is stopped past it
     (raising ConversionTimeout); without, in this process.
     """
@@ -37,7 +39,8 @@ def convert(source: Source, patient_id: str | PatientIdFrom, *, report: bool = F
     batch Bundle (a dict).
 
     With ``report=True`` returns ``(bundle, report)``; with ``timeout=S`` a conversion past S
-    seconds is stopped (ConversionTimeout).
+    seconds is stopped (ConversionTimeout); ``templates=PATH``, ``code_systems=FILE``: overlays
+    over the built-in mapping (see convert_with_report).
     """
     bundle, rep = convert_with_report(source, patient_id, **options)
     return (bundle, rep) if report else bundle

@@ -14,6 +14,7 @@ from .assemble.bundle import batch_bundle
 from .errors import ConversionError, InputTooLargeError, MappingError
 from .limits import LIMITS
 from .map.document import map_document
+from .map.engine import overlay_for, using
 from .parse import Source, parse, read_source
 from .patient_ids import FROM_DOCUMENT, PatientIdFrom, check_patient_id, id_from_document
 from .report import Issue, Report
@@ -48,10 +49,12 @@ def _cyclic_gc_paused():
 
 def convert_in_process(source: Source, patient_id: str | PatientIdFrom, *, max_bytes: int = LIMITS.max_bytes,
              max_depth: int = LIMITS.max_depth, max_attributes: int = LIMITS.max_attributes,
-             max_text: int = LIMITS.max_text, embed_source: bool = False) -> tuple[dict, Report]:
+             max_text: int = LIMITS.max_text, embed_source: bool = False, templates=None,
+             code_systems=None) -> tuple[dict, Report]:
     """The Bundle and report of one document, converted in this process (see convert_with_report)."""
     if patient_id is not FROM_DOCUMENT:
         check_patient_id(patient_id)
+    overlay = overlay_for(templates, code_systems)     # made once per process and overlay
     data = read_source(source, max_bytes)
     notes: list = []
     with _cyclic_gc_paused():
@@ -68,7 +71,8 @@ def convert_in_process(source: Source, patient_id: str | PatientIdFrom, *, max_b
             raise InputTooLargeError(exc.what, line=exc.line) from None
         options = {"embed_source": embed_source, "source_bytes": data if embed_source else None}
         try:
-            resources, report = map_document(doc, patient_id, options)
+            with using(overlay):
+                resources, report = map_document(doc, patient_id, options)
         except ConversionError:
             raise
         except Exception as exc:  # a defect met on this input: callers only ever see ConversionError

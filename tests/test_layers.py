@@ -35,7 +35,7 @@ LAYERS = [
     ["ccda2fhir.pipeline"],
     ["ccda2fhir.pool"],
     ["ccda2fhir.convert"],
-    ["ccda2fhir.bulk"],
+    ["ccda2fhir.bulk", "ccda2fhir.templates_check"],
     ["ccda2fhir.spark", "ccda2fhir.serve"],
     ["ccda2fhir", "ccda2fhir.__main__", "ccda2fhir._preload", "ccda2fhir._twins"],
 ]

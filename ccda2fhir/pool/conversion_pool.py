@@ -21,11 +21,12 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import Future
+from functools import partial
 from typing import Callable, Hashable, Iterable, Iterator
 
 from ..errors import ConversionCancelled, ConversionError, WorkerCrashed
 from .dispatcher import Dispatcher, Job, Worker, context
-from .worker import Result
+from .worker import Result, warm_overlay
 
 MAX_WORKER_RSS = 512 * 1024 * 1024   # a worker whose memory stays above this after a document is replaced
 
@@ -53,6 +54,10 @@ class ConversionPool(Dispatcher):
         self._max_rss = max_worker_rss
         self._timeout = _check_timeout(timeout)
         self._options = convert_options
+        if convert_options.get("templates") or convert_options.get("code_systems"):
+            # each worker compiles the overlay once, before its first job
+            initializer = partial(warm_overlay, convert_options.get("templates"), convert_options.get("code_systems"),
+                                  initializer)
         self._initializer = initializer
         self._ctx = context()
         self._lock = threading.Lock()

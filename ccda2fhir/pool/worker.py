@@ -14,7 +14,7 @@ from typing import Callable
 import orjson
 
 from ..errors import MappingError
-from ..map.engine import environment
+from ..map.engine import environment, overlay_for
 from ..pipeline import convert_in_process
 
 _TRIM_ABOVE = 16 * 1024 * 1024       # growth since warm-up past which freed heap is handed back to the system
@@ -47,6 +47,16 @@ def warm() -> None:
     for name in env.list_templates(filter_func=lambda n: n.endswith(".j2")):
         env.get_template(name)
     _warm = True
+
+
+def warm_overlay(templates=None, code_systems=None, then: Callable[[], None] | None = None) -> None:
+    """A worker's initializer when the pool converts with an overlay: compile it once, before the
+    first job, then run the caller's initializer (``then``)."""
+    overlay = overlay_for(templates, code_systems)
+    if overlay is not None:
+        overlay.warm()
+    if then is not None:
+        then()
 
 
 def _portable(exc: BaseException) -> BaseException:

@@ -1,6 +1,8 @@
-"""The command line: `ccda2fhir convert ...` (one file or millions) and `ccda2fhir serve`.
+"""The command line: `ccda2fhir convert ...` (one file or millions), `ccda2fhir serve` and
+`ccda2fhir check-templates PATH`.
 
-Each subcommand lives in its own module (convert_cli.py for convert); this one holds what they
+Each subcommand lives in its own module (convert_cli.py for convert, check_cli.py for
+check-templates); this one holds what they
 share: one-line usage errors (exit 2), help texts that show every default, and --version.
 """
 from __future__ import annotations
@@ -11,8 +13,8 @@ import sys
 from ..errors import one_line
 from ..version import __version__
 from ..walk import compiled
+from . import check_cli, convert_cli
 from . import command as serve_command
-from . import convert_cli
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -48,7 +50,7 @@ def _version() -> str:
 def _parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="ccda2fhir", description="Convert HL7 C-CDA documents to FHIR R4 batch Bundles.")
     ap.add_argument("--version", action="version", version=_version())
-    sub = ap.add_subparsers(dest="command", required=True, metavar="{convert,serve}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="{convert,serve,check-templates}")
     c = sub.add_parser("convert", help="convert one document (or - for stdin), or many files and folders",
                        description="Convert one C-CDA document to a FHIR R4 batch Bundle (stdout or -o FILE), "
                                    "or many (files, folders, --from-list) into a folder of Bundles or FHIR Bulk "
@@ -56,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     convert_cli.add_arguments(c)
     serve_command.add_arguments(sub.add_parser("serve", help="serve POST /convert/v1/ccda/to/fhir?patientId=ID "
                                                "(needs the [serve] extra)"))
+    check_cli.add_arguments(sub.add_parser(
+        "check-templates", help="check a templates overlay: compile, render sample documents, validate the output",
+        description="Compile every template and route of a templates overlay folder, render sample documents with "
+                    "it and report template errors (template and line), invalid FHIR (schema, invariants), "
+                    "references that do not resolve and routes that shadow one another; exit 1 on any problem."))
     return ap
 
 
@@ -64,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     a = _parser().parse_args(argv)
     if a.command == "serve":
         return serve_command.run(a)
+    if a.command == "check-templates":
+        return check_cli.run(a)
     return convert_cli.run(a)
 
 

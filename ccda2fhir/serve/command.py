@@ -41,6 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="require 'Authorization: Bearer <token>' with a token from FILE (one a line) on "
                              "the convert route; or set CCDA2FHIR_TOKEN (default: no check)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--templates", metavar="PATH", default=None,
+                        help="a templates overlay folder over the built-in templates (templates/README.md); or set "
+                             "CCDA2FHIR_TEMPLATES (default: none)")
+    parser.add_argument("--code-systems", metavar="FILE", default=None,
+                        help="a terminology overlay (OID -> URI, concept maps) over ccda2fhir/data; or set "
+                             "CCDA2FHIR_CODE_SYSTEMS (default: none)")
     for group in (defaults.limits, defaults.service):
         for name, default, what in described(group):
             flag = "--" + name.replace("_", "-")
@@ -62,7 +68,9 @@ def _settings(args, env: Settings) -> Settings:
     tokens = load_tokens(args.token_file) if args.token_file else env.tokens
     pick = lambda cls: {f.name: getattr(args, f.name) for f in fields(cls)}  # noqa: E731
     return Settings(workers=args.workers, limits=replace(env.limits, **pick(Limits)),
-                    service=replace(env.service, **pick(ServiceLimits)), tokens=tokens)
+                    service=replace(env.service, **pick(ServiceLimits)), tokens=tokens,
+                    templates=getattr(args, "templates", None) or env.templates,
+                    code_systems=getattr(args, "code_systems", None) or env.code_systems)
 
 
 def run(args, *, initializer: Callable[[], None] | None = None) -> int:

@@ -19,6 +19,7 @@ from .. import bulk
 from ..convert import convert_with_report
 from ..errors import ConversionError, one_line
 from ..limits import described
+from ..map.engine import OverlayError, overlay_for
 from ..patient_ids import FROM_DOCUMENT, RULE, STEM, patient_id_for
 from .progress import Progress, error_line
 
@@ -92,6 +93,15 @@ def add_arguments(c: argparse.ArgumentParser) -> None:
     fmt.add_argument("--compact", action="store_true", help="compact JSON (the default)")
     c.add_argument("--embed-source", action="store_true",
                    help="embed the source XML (base64) in the source DocumentReference (default: off)")
+    c.add_argument("--templates", metavar="PATH",
+                   help="a folder of templates over the built-in ones: a file replaces the built-in one of the same "
+                        "relative name (resource/Observation.json.j2); routes/*.toml add routes or win for the same "
+                        "templateId; amend/<Type>.json.j2 adds to every resource of that type (see templates/README.md; "
+                        "check it first with ccda2fhir check-templates) (default: none)")
+    c.add_argument("--code-systems", metavar="FILE",
+                   help="terminology over the built-in data: a JSON file with codesystems (OID -> URI), "
+                        "identifier_systems and conceptmaps/valuemaps, or a folder laid out as ccda2fhir/data "
+                        "(default: none)")
     c.add_argument("--jobs", type=positive_int, default=None, metavar="N",
                    help=f"worker processes for many documents (default: all {os.cpu_count() or 1} cores)")
     for name, default, what in described():
@@ -138,6 +148,14 @@ def _single(a) -> bool:
 def _options(a) -> dict:
     options = {name: getattr(a, name) for name, _, _ in described() if name != "timeout"}
     options["embed_source"] = a.embed_source
+    for name in ("templates", "code_systems"):
+        if getattr(a, name, None):
+            options[name] = getattr(a, name)
+    if "templates" in options or "code_systems" in options:
+        try:    # a bad overlay is a usage error, said once here rather than once per document
+            overlay_for(options.get("templates"), options.get("code_systems"))
+        except OverlayError as exc:
+            raise UsageError(str(exc)) from None
     return options
 
 

@@ -2,7 +2,7 @@
 
 Defaults come from ccda2fhir.limits; ``Settings.from_env()`` reads ``CCDA2FHIR_<NAME>`` variables
 (``CCDA2FHIR_WORKERS``, ``CCDA2FHIR_MAX_BYTES``, ``CCDA2FHIR_TIMEOUT``, ``CCDA2FHIR_BODY_TIMEOUT``,
-..., ``CCDA2FHIR_TOKEN``, ``CCDA2FHIR_TOKEN_FILE``) for the ``ccda2fhir.serve.app:app`` object any
+..., ``CCDA2FHIR_TOKEN``, ``CCDA2FHIR_TOKEN_FILE``, ``CCDA2FHIR_TEMPLATES``, ``CCDA2FHIR_CODE_SYSTEMS``) for the ``ccda2fhir.serve.app:app`` object any
 ASGI server can load, and as the defaults of ``ccda2fhir serve``'s flags.
 """
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Mapping
 
 from ..limits import LIMITS, SERVICE, Limits, ServiceLimits
+from ..map.engine import overlay_for
 
 ENV_PREFIX = "CCDA2FHIR_"
 
@@ -40,8 +41,11 @@ class Settings:
     limits: Limits = LIMITS                         # per document (max_bytes, ..., timeout)
     service: ServiceLimits = SERVICE                # per connection and request
     tokens: tuple[str, ...] = field(default=(), repr=False)   # bearer tokens; empty: no check
+    templates: str | None = None                    # a templates overlay folder (templates/README.md)
+    code_systems: str | None = None                 # a terminology overlay file or folder
 
     def __post_init__(self) -> None:
+        overlay_for(self.templates, self.code_systems)   # OverlayError (a ValueError) for a bad path or file
         if self.workers is not None and self.workers < 1:
             raise ValueError(f"workers must be 1 or more, not {self.workers}")
         for group in (self.limits, self.service):
@@ -67,7 +71,11 @@ class Settings:
 
     def convert_options(self) -> dict:
         """The keyword arguments every conversion gets (the document limits but the time limit)."""
-        return {f.name: getattr(self.limits, f.name) for f in fields(Limits) if f.name != "timeout"}
+        options = {f.name: getattr(self.limits, f.name) for f in fields(Limits) if f.name != "timeout"}
+        for name in ("templates", "code_systems"):
+            if getattr(self, name):
+                options[name] = getattr(self, name)
+        return options
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, tokens: bool = True) -> "Settings":
@@ -96,5 +104,6 @@ class Settings:
             found = load_tokens(env[ENV_PREFIX + "TOKEN_FILE"])
         elif tokens and env.get(ENV_PREFIX + "TOKEN", "").strip():
             found = (env[ENV_PREFIX + "TOKEN"].strip(),)
+        paths = {name: env.get(ENV_PREFIX + name.upper(), "").strip() or None for name in ("templates", "code_systems")}
         return cls(workers=read("workers", int) or None, limits=replace(LIMITS, **overrides(LIMITS)),
-                   service=replace(SERVICE, **overrides(SERVICE)), tokens=found)
+                   service=replace(SERVICE, **overrides(SERVICE)), tokens=found, **paths)

@@ -10,8 +10,13 @@ from .problem import Problem
 
 @lru_cache(maxsize=1)
 def schema() -> dict:
-    """The R4 JSON schema as a dict."""
-    return json.loads(resources.files("ccda2fhir.data").joinpath("fhir", "fhir.schema.json").read_text())
+    """The R4 JSON schema as a dict, each complex type said to be a JSON object: the published
+    schema leaves that out, so a string where a CodeableConcept belongs would pass."""
+    raw = json.loads(resources.files("ccda2fhir.data").joinpath("fhir", "fhir.schema.json").read_text())
+    for definition in raw["definitions"].values():
+        if "properties" in definition and "type" not in definition:
+            definition["type"] = "object"
+    return raw
 
 
 @lru_cache(maxsize=None)

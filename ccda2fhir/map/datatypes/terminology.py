@@ -1,4 +1,5 @@
-"""Code systems and concept maps, read from ccda2fhir/data once per process."""
+"""Code systems and concept maps, read from ccda2fhir/data once per process (and, in a conversion with
+a terminology overlay, merged with its entries once per overlay)."""
 from __future__ import annotations
 
 import json
@@ -6,6 +7,7 @@ import re
 from functools import lru_cache
 from importlib import resources
 
+from ..engine import active
 from ..engine.registry import template_filter
 from ..state import current
 from .navigation import one
@@ -18,17 +20,17 @@ def data_file(name: str) -> dict:
 
 
 @lru_cache(maxsize=1)
-def code_systems() -> dict:
+def builtin_code_systems() -> dict:
     return data_file("codesystems.json")
 
 
 @lru_cache(maxsize=1)
-def identifier_systems() -> dict:
+def builtin_identifier_systems() -> dict:
     return data_file("identifier_systems.json")
 
 
 @lru_cache(maxsize=1)
-def concept_maps() -> dict:
+def builtin_concept_maps() -> dict:
     maps = data_file("conceptmaps.json")
     folder = resources.files("ccda2fhir.data").joinpath("valuemaps")
     for path in sorted(folder.iterdir(), key=lambda p: p.name):
@@ -38,6 +40,42 @@ def concept_maps() -> dict:
                     maps.setdefault(name, {}).update(
                         {k: v for k, v in table.items() if not k.startswith("_")})
     return maps
+
+
+def _with_overlay(overlay, name: str, builtin):
+    """The built-in table merged with a terminology overlay's entries, once per overlay: the
+    overlay's win; concept maps merge code by code."""
+    if not overlay.terminology.get(name):
+        return builtin()
+
+    def merged() -> dict:
+        own = overlay.terminology[name]
+        if name != "conceptmaps":
+            return {**builtin(), **own}
+        out = {k: dict(v) for k, v in builtin().items()}
+        for map_name, table in own.items():
+            out.setdefault(map_name, {}).update(table)
+        return out
+    return overlay.derived(f"terminology:{name}", merged)
+
+
+def code_systems() -> dict:
+    """CDA codeSystem OID -> FHIR system URI (data/codesystems.json, and the overlay's)."""
+    overlay = active()
+    return builtin_code_systems() if overlay is None else _with_overlay(overlay, "codesystems", builtin_code_systems)
+
+
+def identifier_systems() -> dict:
+    """II root OID -> Identifier.system URI (data/identifier_systems.json, and the overlay's)."""
+    overlay = active()
+    return builtin_identifier_systems() if overlay is None else \
+        _with_overlay(overlay, "identifier_systems", builtin_identifier_systems)
+
+
+def concept_maps() -> dict:
+    """Map name -> code -> Coding or value (data/conceptmaps.json, data/valuemaps/, the overlay's)."""
+    overlay = active()
+    return builtin_concept_maps() if overlay is None else _with_overlay(overlay, "conceptmaps", builtin_concept_maps)
 
 
 OID_PATTERN = re.compile(r"^\d+(\.\d+)+$")

@@ -1,11 +1,19 @@
-"""Routes: which resource template maps which C-CDA entry template (data in templates/routes/)."""
+"""Routes: which resource template maps which C-CDA entry template (data in templates/routes/).
+
+An overlay's routes/*.toml come before the built-in ones: a file of the same name replaces the
+built-in file, and its routes win over built-in routes for the same templateId.
+"""
 from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
+from .scope import active
 from .templating import templates_dir
+
+OVERLAY_FIRST = -10**12                         # added to an overlay route's order: before any built-in
 
 
 @dataclass(frozen=True)
@@ -23,6 +31,7 @@ class Route:
     absorbs_all: bool = False                   # the template consumes everything nested
     leaf: dict = field(default_factory=dict)    # child path (a/b) -> template for a statement nothing else mapped
     order: int = 0
+    source: str = field(default="", compare=False)   # the file it was read from (for messages)
 
     def template_for(self, stmt: dict) -> str | None:
         return self.by_mood.get(stmt.get("moodCode"), self.template)
@@ -72,31 +81,59 @@ class RouteTable:
         return best
 
 
-def _route(raw: dict, order: int) -> Route:
+def make_route(raw: dict, order: int, source: str = "") -> Route:
+    """One route from its TOML table (KeyError when it has no name)."""
     return Route(
         name=raw["name"], templates=tuple(raw.get("templates", ())), template=raw.get("template"),
         by_mood=dict(raw.get("by_mood", {})), element=raw.get("element"),
         sections=tuple(raw.get("sections", ())), descend=bool(raw.get("descend", False)),
         absorbs=frozenset(raw.get("absorbs", ())), absorbs_all=bool(raw.get("absorbs_all", False)),
-        leaf=dict(raw.get("leaf", {})), order=order)
+        leaf=dict(raw.get("leaf", {})), order=order, source=source)
 
 
-@lru_cache(maxsize=1)
-def table() -> RouteTable:
-    """All routes of templates/routes/*.toml, read once; earlier 'priority' wins, then file order."""
+def route_files(folders: list[Path]) -> list[tuple[Path, bool]]:
+    """(routes/*.toml file, from an overlay) of the built-in folder then the overlay folders, by
+    name; an overlay file replaces the built-in file of the same name."""
+    by_name: dict[str, tuple[Path, bool]] = {}
+    for i, folder in enumerate(folders):
+        for path in sorted((Path(folder) / "routes").glob("*.toml")):
+            by_name[path.name] = (path, i > 0)
+    return [by_name[name] for name in sorted(by_name)]
+
+
+def read_table(folders: list[Path]) -> RouteTable:
+    """The routes of these template folders (the built-in one first); earlier 'priority' wins, then
+    file order, an overlay's routes before any built-in one. ValueError/KeyError name the file."""
     by_template: dict[str, list[Route]] = {}
     fallback: dict[str, Route] = {}
     order = 0
     raws = []
-    for path in sorted((templates_dir() / "routes").glob("*.toml")):
-        data = tomllib.loads(path.read_text())
+    for path, overlay in route_files(folders):
+        try:
+            data = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{path}: {exc}") from None
         for raw in data.get("route", []):
-            raws.append((raw.get("priority", 100), order, raw))
+            if "name" not in raw:
+                raise KeyError(f"{path}: a [[route]] has no name")
+            raws.append((OVERLAY_FIRST if overlay else 0, raw.get("priority", 100), order, raw, str(path)))
             order += 1
         for element, raw in data.get("fallback", {}).items():
-            fallback[element] = _route({"name": f"any {element}", **raw}, 10**9)
-    for priority, o, raw in sorted(raws, key=lambda x: (x[0], x[1])):
-        route = _route(raw, priority * 10**6 + o)
+            fallback[element] = make_route({"name": f"any {element}", **raw}, 10**9, str(path))
+    for first, priority, o, raw, source in sorted(raws, key=lambda x: (x[0], x[1], x[2])):
+        route = make_route(raw, first + priority * 10**6 + o, source)
         for tid in route.templates:
             by_template.setdefault(tid, []).append(route)
     return RouteTable(by_template, fallback)
+
+
+@lru_cache(maxsize=1)
+def builtin_table() -> RouteTable:
+    """All routes of the built-in templates/routes/*.toml, read once."""
+    return read_table([templates_dir()])
+
+
+def table() -> RouteTable:
+    """The routes of the running conversion: its overlay's, else the built-in ones."""
+    overlay = active()
+    return builtin_table() if overlay is None else overlay.routes()
