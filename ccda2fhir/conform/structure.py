@@ -68,9 +68,14 @@ def problems(profile: Profile, root: dict, *, base: bool = True, profiles=None,
     cache: dict = {(): [root]}
     out = []
     keys = set(root)
+    tops: dict = {}          # top-level element -> present in root (many checks share one)
     for segs, check, top in profile.checks if base else profile.runtime:
-        if top is not None and top not in keys and not present(root, top):
-            continue
+        if top is not None and top not in keys:
+            here = tops.get(top)
+            if here is None:
+                here = tops[top] = present(root, top)
+            if not here:
+                continue
         parents = instances(profile, root, segs[:-1], cache)
         name, slice_name = segs[-1]
         for parent in parents:
