@@ -86,7 +86,7 @@ def codeable_concept(cd) -> dict | None:
 @template_filter
 def codeable_concepts(items) -> list[dict]:
     """A CodeableConcept for each coded element of a list."""
-    return [c for c in (codeable_concept(x) for x in many(items)) if c]
+    return [c for x in many(items) if (c := codeable_concept(x))]
 
 
 @template_filter

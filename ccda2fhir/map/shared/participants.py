@@ -124,7 +124,7 @@ def author_ref(author) -> dict | None:
 
 @template_filter
 def author_refs(authors) -> list[dict]:
-    return [r for r in (author_ref(a) for a in many(authors)) if r]
+    return [r for a in many(authors) if (r := author_ref(a))]
 
 
 @template_filter
@@ -150,7 +150,7 @@ def performer_ref(performer) -> dict | None:
 
 @template_filter
 def performer_refs(performers) -> list[dict]:
-    return [r for r in (performer_ref(p) for p in many(performers)) if r]
+    return [r for p in many(performers) if (r := performer_ref(p))]
 
 
 @template_filter
