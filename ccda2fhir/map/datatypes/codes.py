@@ -55,7 +55,8 @@ def codings(cd) -> list[dict]:
     for c in many(cd):
         if not isinstance(c, dict):
             continue
-        for x in _with_translations(c):
+        # most codes carry no translation: no generator for them
+        for x in (_with_translations(c) if c.get("translation") else (c,)):
             cod = coding(x)
             if cod and (cod.get("system"), cod["code"]) not in seen:
                 seen.add((cod.get("system"), cod["code"]))

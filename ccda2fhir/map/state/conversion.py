@@ -33,7 +33,7 @@ def _identity(value):
         ref = value.get("reference")
         return ("ref", ref) if isinstance(ref, str) and len(value) == 1 else ("obj", id(value))
     if isinstance(value, (list, tuple)):
-        return ("list", tuple(_identity(v) for v in value))
+        return ("list", tuple([_identity(v) for v in value]))
     try:
         hash(value)
     except TypeError:
