@@ -139,14 +139,16 @@ def _children(profile: Profile, parent, segs: tuple, name: str, slice_name: str 
 def is_member(value, member: list, valuesets: dict) -> bool:
     """Whether an instance carries its slice's discriminator values."""
     for path, mode, want in member:
-        got = navigate(value, path)
-        if mode == "fixed":
-            ok = any(g == want for g in got)
-        elif mode == "pattern":
-            ok = any(matches(g, want) for g in got)
+        for g in navigate(value, path):
+            if mode == "fixed":
+                if g == want:
+                    break
+            elif mode == "pattern":
+                if matches(g, want):
+                    break
+            elif in_valueset(g, valuesets.get(want)) is not False:
+                break
         else:
-            ok = any(in_valueset(g, valuesets.get(want)) is not False for g in got)
-        if not ok:
             return False
     return True
 
@@ -167,11 +169,23 @@ def navigate(value, path: str) -> list:
 def matches(value, pattern) -> bool:
     """FHIR pattern matching: every element the pattern has, the value has (lists: each pattern
     item matches some value item)."""
+    # loops, not all()/any() over generators: this runs for every slice of every resource
     if isinstance(pattern, dict):
-        return isinstance(value, dict) and all(k in value and matches(value[k], p) for k, p in pattern.items())
+        if not isinstance(value, dict):
+            return False
+        for k, p in pattern.items():
+            if k not in value or not matches(value[k], p):
+                return False
+        return True
     if isinstance(pattern, list):
         values = value if isinstance(value, list) else [value]
-        return all(any(matches(v, p) for v in values) for p in pattern)
+        for p in pattern:
+            for v in values:
+                if matches(v, p):
+                    break
+            else:
+                return False
+        return True
     return value == pattern
 
 
