@@ -31,9 +31,8 @@ from lxml import etree
 import ccda2fhir
 from ccda2fhir.assemble.bundle import batch_bundle
 from ccda2fhir.map.document import map_document
-from ccda2fhir.walk.narrative import section_narrative
 from ccda2fhir.parse import parse
-from ccda2fhir.walk import walk
+from ccda2fhir.walk import section_narrative, walk   # the narrative convert uses (compiled when built)
 data = open(sys.argv[2], "rb").read()
 n = int(sys.argv[3])
 root = parse(data)

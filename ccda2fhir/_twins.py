@@ -20,12 +20,13 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
-# The modules setup.py compiles: the engine's per-resource work, the dispatcher, ids and merging,
-# and every module of the packages below (a new module, or one split in two, is compiled without
-# being listed here).
+# The modules setup.py compiles: the engine's per-resource work, the dispatcher, ids, identity and
+# merging, and every module of the packages below (conform: the profile checks every resource
+# goes through; a new module, or one split in two, is compiled without being listed here).
 HOT = ("ccda2fhir.map.engine.values", "ccda2fhir.map.engine.runtime", "ccda2fhir.map.engine.prune",
-       "ccda2fhir.map.dispatch", "ccda2fhir.assemble.ids", "ccda2fhir.assemble.merge")
-HOT_PACKAGES = ("map/state", "map/datatypes", "map/shared", "map/domains")
+       "ccda2fhir.map.dispatch", "ccda2fhir.assemble.ids", "ccda2fhir.assemble.merge",
+       "ccda2fhir.assemble.identity")
+HOT_PACKAGES = ("map/state", "map/datatypes", "map/shared", "map/domains", "conform")
 TWINS = frozenset(HOT + tuple(
     "ccda2fhir." + ".".join(p.relative_to(PACKAGE).with_suffix("").parts)
     for folder in HOT_PACKAGES for p in (PACKAGE / folder).glob("[a-z]*.py")))

@@ -61,7 +61,7 @@ def identity(resource: dict) -> Identity | None:
     elements = IDENTITY_ELEMENTS.get(resource.get("resourceType"))
     if elements is None:
         return None
-    return tuple(frozenset(_tokens(resource.get(e))) for e in elements)
+    return tuple([frozenset(_tokens(resource.get(e))) for e in elements])
 
 
 def says_nothing(ident: Identity) -> bool:

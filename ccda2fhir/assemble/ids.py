@@ -68,6 +68,23 @@ def ii_key(ii) -> str | None:
     """
     if not isinstance(ii, dict):
         return None
+    root, ext = ii.get("root"), ii.get("extension")
+    if (root is None or type(root) is str) and (ext is None or type(ext) is str):
+        memo = (root, ext, bool(ii.get("nullFlavor")))
+        key = _II_KEYS.get(memo, _II_KEYS)      # the dict itself marks a miss (None is a key)
+        if key is _II_KEYS:
+            if len(_II_KEYS) >= 8192:
+                _II_KEYS.clear()
+            key = _II_KEYS[memo] = _ii_key(ii)
+        return key
+    return _ii_key(ii)
+
+
+# (root, extension, has a nullFlavor) -> ii_key: the same ids recur on every mention of a participant
+_II_KEYS: dict = {}
+
+
+def _ii_key(ii: dict) -> str | None:
     root = " ".join((ii.get("root") or "").split())
     ext = " ".join((ii.get("extension") or "").split())
     if not ext and (not root or ii.get("nullFlavor") or root in _known_systems()):

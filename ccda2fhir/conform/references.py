@@ -19,16 +19,24 @@ def targets() -> dict[str, dict[str, tuple]]:
             for rt, paths in data.items() if not rt.startswith("_")}
 
 
+@lru_cache(maxsize=None)
+def _paths(resource_type) -> tuple:
+    """(path, its steps, the types allowed) of each Reference element of a resource type."""
+    return tuple((path, tuple(path.split(".")), allowed)
+                 for path, allowed in targets().get(resource_type, {}).items())
+
+
 def drop_misdirected(resource: dict) -> list[tuple[str, str]]:
     """Remove each reference to a type its element does not allow; returns (element path, the
     type it pointed at) for each removed."""
     removed = []
-    for path, allowed in targets().get(resource.get("resourceType"), {}).items():
-        removed += [(path, t) for t in _drop(resource, path.split("."), allowed)]
+    for path, steps, allowed in _paths(resource.get("resourceType")):
+        if steps[0] in resource:
+            removed += [(path, t) for t in _drop(resource, steps, allowed)]
     return removed
 
 
-def _drop(node, steps: list[str], allowed: tuple) -> list[str]:
+def _drop(node, steps: tuple, allowed: tuple) -> list[str]:
     if isinstance(node, list):
         return [t for item in node for t in _drop(item, steps, allowed)]
     if not isinstance(node, dict) or steps[0] not in node:

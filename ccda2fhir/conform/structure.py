@@ -68,9 +68,14 @@ def problems(profile: Profile, root: dict, *, base: bool = True, profiles=None,
     cache: dict = {(): [root]}
     out = []
     keys = set(root)
+    tops: dict = {}          # top-level element -> present in root (many checks share one)
     for segs, check, top in profile.checks if base else profile.runtime:
-        if top is not None and top not in keys and not present(root, top):
-            continue
+        if top is not None and top not in keys:
+            here = tops.get(top)
+            if here is None:
+                here = tops[top] = present(root, top)
+            if not here:
+                continue
         parents = instances(profile, root, segs[:-1], cache)
         name, slice_name = segs[-1]
         for parent in parents:
@@ -134,14 +139,16 @@ def _children(profile: Profile, parent, segs: tuple, name: str, slice_name: str 
 def is_member(value, member: list, valuesets: dict) -> bool:
     """Whether an instance carries its slice's discriminator values."""
     for path, mode, want in member:
-        got = navigate(value, path)
-        if mode == "fixed":
-            ok = any(g == want for g in got)
-        elif mode == "pattern":
-            ok = any(matches(g, want) for g in got)
+        for g in navigate(value, path):
+            if mode == "fixed":
+                if g == want:
+                    break
+            elif mode == "pattern":
+                if matches(g, want):
+                    break
+            elif in_valueset(g, valuesets.get(want)) is not False:
+                break
         else:
-            ok = any(in_valueset(g, valuesets.get(want)) is not False for g in got)
-        if not ok:
             return False
     return True
 
@@ -162,11 +169,23 @@ def navigate(value, path: str) -> list:
 def matches(value, pattern) -> bool:
     """FHIR pattern matching: every element the pattern has, the value has (lists: each pattern
     item matches some value item)."""
+    # loops, not all()/any() over generators: this runs for every slice of every resource
     if isinstance(pattern, dict):
-        return isinstance(value, dict) and all(k in value and matches(value[k], p) for k, p in pattern.items())
+        if not isinstance(value, dict):
+            return False
+        for k, p in pattern.items():
+            if k not in value or not matches(value[k], p):
+                return False
+        return True
     if isinstance(pattern, list):
         values = value if isinstance(value, list) else [value]
-        return all(any(matches(v, p) for v in values) for p in pattern)
+        for p in pattern:
+            for v in values:
+                if matches(v, p):
+                    break
+            else:
+                return False
+        return True
     return value == pattern
 
 

@@ -24,11 +24,21 @@ class SectionRefs(list):
         self._seen: set[str] = set()
 
     def __contains__(self, ref) -> bool:
-        return canonical(ref) in self._seen
+        return _ref_key(ref) in self._seen
 
     def append(self, ref) -> None:
-        self._seen.add(canonical(ref))
+        self._seen.add(_ref_key(ref))
         super().append(ref)
+
+
+def _ref_key(ref) -> str:
+    """What tells References apart: the target of a plain one (no JSON needed), else its JSON
+    (which starts with '{', so never equal to a target)."""
+    if type(ref) is dict and len(ref) == 1:
+        target = ref.get("reference")
+        if type(target) is str:
+            return target
+    return canonical(ref)
 
 
 def map_section(conv: Conversion, section: dict) -> list[dict]:

@@ -33,7 +33,7 @@ def address(ad) -> dict | None:
             out["use"] = c["code"]
         if use[0] in ("PHYS", "PST"):
             out["type"] = "physical" if use[0] == "PHYS" else "postal"
-    lines = [t for t in (_txt(x) for x in many(ad.get("streetAddressLine"))) if t]
+    lines = [t for x in many(ad.get("streetAddressLine")) if (t := _txt(x))]
     if not lines:
         parts = [t for t in (_txt(ad.get(k)) for k in ("houseNumber", "streetName", "unitID")) if t]
         if parts:
@@ -54,7 +54,7 @@ def address(ad) -> dict | None:
 
 @template_filter
 def addresses(ads) -> list[dict]:
-    return [a for a in (address(x) for x in many(ads)) if a]
+    return [a for x in many(ads) if (a := address(x))]
 
 
 @template_filter

@@ -55,7 +55,8 @@ def codings(cd) -> list[dict]:
     for c in many(cd):
         if not isinstance(c, dict):
             continue
-        for x in _with_translations(c):
+        # most codes carry no translation: no generator for them
+        for x in (_with_translations(c) if c.get("translation") else (c,)):
             cod = coding(x)
             if cod and (cod.get("system"), cod["code"]) not in seen:
                 seen.add((cod.get("system"), cod["code"]))
@@ -86,7 +87,7 @@ def codeable_concept(cd) -> dict | None:
 @template_filter
 def codeable_concepts(items) -> list[dict]:
     """A CodeableConcept for each coded element of a list."""
-    return [c for c in (codeable_concept(x) for x in many(items)) if c]
+    return [c for x in many(items) if (c := codeable_concept(x))]
 
 
 @template_filter

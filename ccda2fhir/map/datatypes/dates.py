@@ -48,6 +48,11 @@ class TS:
         return f"{self.date()}T{self.h}:{self.mi or '00'}:{self.s or '00'}{self.f or ''}{self.tz}"
 
 
+# TS @value -> its parse, for the values read without a warning (a TS is never changed once made;
+# the same few times recur on every entry: authors, the document's effectiveTime)
+_PARSED: dict[str, TS] = {}
+
+
 def parse_ts(value) -> TS | None:
     """Parse a TS @value (or a dict carrying one); None when absent or not a valid date."""
     if isinstance(value, dict):
@@ -56,9 +61,22 @@ def parse_ts(value) -> TS | None:
         value = value.get("value")
     if not isinstance(value, str):
         return None
+    ts = _PARSED.get(value)
+    if ts is None:
+        ts, warned = _read_ts(value)
+        if ts is not None and not warned:
+            if len(_PARSED) >= 4096:
+                _PARSED.clear()
+            _PARSED[value] = ts
+    return ts
+
+
+def _read_ts(value: str) -> tuple[TS | None, bool]:
+    """parse_ts of a string, and whether it warned."""
+    warned = False
     raw = value.strip()
     if not raw:
-        return None
+        return None, False
     digits, tz, frac = raw, None, None
     if len(raw) > 5 and raw[-5] in "+-":
         digits, tz = raw[:-5], raw[-5:]
@@ -77,10 +95,11 @@ def parse_ts(value) -> TS | None:
             bad_offset = _BAD_OFFSET.match(compact)
             if not bad_offset:
                 warn(f"date {raw!r} is not a valid TS; left out")
-                return None
+                return None, True
             # "198506221100-05AB": the offset is unreadable, so the time cannot be placed;
             # the day is not in doubt and is kept
             warn(f"date {raw!r} has an unreadable UTC offset; kept to the day")
+            warned = True
             m = _TS.match(bad_offset.group(1)[:8])
         g = m.groupdict()
         y, mo, d, h, mi, s = g["y"], g["mo"], g["d"], g["h"], g["mi"], g["s"]
@@ -101,19 +120,20 @@ def parse_ts(value) -> TS | None:
             raise ValueError("year")
     except ValueError as exc:
         warn(f"date {raw!r} has an impossible {exc}; left out")
-        return None
+        return None, True
     if tz and tz != "Z":
         sign, digits = tz[0], tz[1:].replace(":", "")
         hh, mm = digits[:2], digits[2:4] or "00"
         # FHIR allows -14:00 .. +14:00 (a +14:30 would fail its dateTime pattern)
         if int(hh) > 14 or int(mm) > 59 or (int(hh) == 14 and int(mm) != 0):
             warn(f"date {raw!r} has an impossible UTC offset; kept to the day")
+            warned = True
             tz = None
         else:
             tz = f"{sign}{hh}:{mm}"
     if frac and len(frac) > 10:
         frac = frac[:10]
-    return TS(y, mo, d, h, mi, s, frac if s else None, tz)
+    return TS(y, mo, d, h, mi, s, frac if s else None, tz), warned
 
 
 @template_filter

@@ -91,5 +91,5 @@ def identifiers_of(*statements) -> list[dict]:
 @template_filter
 def id_key(ids) -> str | None:
     """The key that makes a resource's id: its identifiers, in document order."""
-    keys = [k for k in (ii_key(ii) for ii in many(ids)) if k]
+    keys = [k for ii in many(ids) if (k := ii_key(ii))]
     return " ".join(keys) if keys else None

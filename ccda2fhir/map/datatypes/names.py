@@ -51,7 +51,7 @@ def human_name(pn) -> dict | None:
 
 @template_filter
 def human_names(names) -> list[dict]:
-    return [n for n in (human_name(x) for x in many(names)) if n]
+    return [n for x in many(names) if (n := human_name(x))]
 
 
 @template_filter

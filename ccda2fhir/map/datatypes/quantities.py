@@ -152,7 +152,7 @@ def ratio(rto) -> dict | None:
 
 @template_filter
 def quantities(items) -> list[dict]:
-    return [q for q in (quantity(x) for x in many(items)) if q]
+    return [q for x in many(items) if (q := quantity(x))]
 
 
 FILTERS["range_pq"] = FILTERS.pop("range_")

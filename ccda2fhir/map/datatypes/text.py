@@ -36,7 +36,7 @@ def text(ed) -> str | None:
 @template_filter
 def texts(items) -> list[str]:
     """The text of each ED/ST element in a list."""
-    return [t for t in (text(x) for x in many(items)) if t]
+    return [t for x in many(items) if (t := text(x))]
 
 
 @template_filter

@@ -57,7 +57,7 @@ def owner_component(src, parents) -> bool:
     comp = {k: v for k, v in comp.items() if v not in (None, "", [], {})}
     if len(comp) < 2:
         return False
-    interp = [c for c in (codeable_concept(x) for x in many(src.get("interpretationCode"))) if c]
+    interp = [c for x in many(src.get("interpretationCode")) if (c := codeable_concept(x))]
     if interp:
         comp["interpretation"] = interp
     conv = current()

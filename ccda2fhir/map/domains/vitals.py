@@ -67,7 +67,7 @@ def bp_component(s) -> dict:
     comp = {"code": obs_code(s), **obs_value(s)}
     if len(comp) == 1:
         comp["dataAbsentReason"] = absent_reason("UNK")
-    interp = [c for c in (codeable_concept(x) for x in many(s.get("interpretationCode"))) if c]
+    interp = [c for x in many(s.get("interpretationCode")) if (c := codeable_concept(x))]
     if interp:
         comp["interpretation"] = interp
     rr = reference_ranges(s)

@@ -274,7 +274,7 @@ def nested_components(src, parents=None, members: bool = False) -> list[dict]:
             rr = reference_ranges(s)
             if rr:
                 comp["referenceRange"] = rr
-            interp = [c for c in (codeable_concept(x) for x in many(s.get("interpretationCode"))) if c]
+            interp = [c for x in many(s.get("interpretationCode")) if (c := codeable_concept(x))]
             if interp:
                 comp["interpretation"] = interp
             out.append(comp)

@@ -15,17 +15,34 @@ from ..datatypes.navigation import many, one
 from ..engine.registry import template_filter
 from ..state import current, emit
 
+# (the header last asked about, its patient's (root, extension) ids): asked for every participant
+_LAST_PATIENT: tuple = (None, frozenset())
+
+
+def _patient_ids(header: dict) -> frozenset:
+    global _LAST_PATIENT
+    last = _LAST_PATIENT
+    if last[0] is header:
+        return last[1]
+    pr = one(header.get("recordTarget"))
+    pids = frozenset((i.get("root"), i.get("extension")) for i in many((pr or {}).get("patientRole", {}).get("id"))
+                     if isinstance(i, dict) and i.get("root"))
+    _LAST_PATIENT = (header, pids)
+    return pids
+
+
 def is_patient(role: dict) -> bool:
     """Whether an assigned author/entity is the patient themself (IG: Patient reference)."""
     code = role.get("code") if isinstance(role.get("code"), dict) else {}
     if code.get("code") == "ONESELF":
         return True
-    conv = current()
-    pr = one(conv.header.get("recordTarget"))
-    pids = {(i.get("root"), i.get("extension")) for i in many((pr or {}).get("patientRole", {}).get("id"))
-            if isinstance(i, dict) and i.get("root")}
-    ids = {(i.get("root"), i.get("extension")) for i in many(role.get("id")) if isinstance(i, dict)}
-    return bool(pids & ids)
+    pids = _patient_ids(current().header)
+    if not pids:
+        return False
+    for i in many(role.get("id")):
+        if isinstance(i, dict) and (i.get("root"), i.get("extension")) in pids:
+            return True
+    return False
 
 
 def _has_person_data(role: dict, person) -> bool:
@@ -107,7 +124,7 @@ def author_ref(author) -> dict | None:
 
 @template_filter
 def author_refs(authors) -> list[dict]:
-    return [r for r in (author_ref(a) for a in many(authors)) if r]
+    return [r for a in many(authors) if (r := author_ref(a))]
 
 
 @template_filter
@@ -133,7 +150,7 @@ def performer_ref(performer) -> dict | None:
 
 @template_filter
 def performer_refs(performers) -> list[dict]:
-    return [r for r in (performer_ref(p) for p in many(performers)) if r]
+    return [r for p in many(performers) if (r := performer_ref(p))]
 
 
 @template_filter

@@ -24,6 +24,10 @@ def _required() -> dict:
 
 
 REQUIRED = _required()
+# per type: (the first name of each required element, every key that holds it: a primitive
+# given only as its extension, _date with data-absent-reason, is present)
+_REQUIRED_KEYS = {rt: [(keys[0], keys + tuple(f"_{k}" for k in keys)) for keys in groups]
+                  for rt, groups in REQUIRED.items()}
 _NOT_YET = object()
 
 
@@ -33,7 +37,7 @@ def _identity(value):
         ref = value.get("reference")
         return ("ref", ref) if isinstance(ref, str) and len(value) == 1 else ("obj", id(value))
     if isinstance(value, (list, tuple)):
-        return ("list", tuple(_identity(v) for v in value))
+        return ("list", tuple([_identity(v) for v in value]))
     try:
         hash(value)
     except TypeError:
@@ -169,9 +173,8 @@ class Conversion(ResourceStore):
         """Add a built (pruned) resource, keyed by ``key`` (its ``$key``), unless FHIR would reject it."""
         if not res or len(res) <= 1 or "resourceType" not in res:
             return None
-        # a primitive given only as its extension (_date with data-absent-reason) is present
-        missing = [keys[0] for keys in REQUIRED.get(res["resourceType"], ())
-                   if not any(k in res or f"_{k}" in res for k in keys)]
+        missing = [first for first, keys in _REQUIRED_KEYS.get(res["resourceType"], ())
+                   if res.keys().isdisjoint(keys)]
         if missing:
             # The safety net under every template: never emit a resource FHIR would reject.
             self.warn(f"{res['resourceType']} not made: the source gives nothing for its required "

@@ -46,9 +46,13 @@ class ResourceStore:
     def id_for(self, resource_type: str, key: str, resource: dict | None = None) -> str:
         """The id of a resource of this type and key: in the patient's namespace when it is the
         patient's own (a Patient-compartment type, or a resource whose patient is this Patient)."""
-        if resource_type in PATIENT_COMPARTMENT or (
-                resource is not None and any(resource.get(e) == self.patient for e in _PATIENT_ELEMENTS)):
+        if resource_type in PATIENT_COMPARTMENT:
             return resource_id(resource_type, key, self._patient_ns)
+        if resource is not None:
+            patient = self.patient
+            for e in _PATIENT_ELEMENTS:
+                if resource.get(e) == patient:
+                    return resource_id(resource_type, key, self._patient_ns)
         return resource_id(resource_type, key)
 
     def add(self, res: dict, key: str | None = None) -> dict:
