@@ -367,6 +367,48 @@ def test_no_drug_therapy_prescribed_keeps_its_code_in_the_empty_reason(validate)
     assert [p for p in resources_of(bundle, "Provenance") if {"reference": f"List/{lst['id']}"} in p["target"]]
 
 
+NO_DRUG_THERAPY = """<entry><substanceAdministration classCode="SBADM" moodCode="EVN">
+  <templateId root="2.16.840.1.113883.10.20.22.4.16"/><id root="1.2.3.4" extension="m-2"/>
+  <statusCode code="completed"/><effectiveTime><low value="20200101"/></effectiveTime>
+  <consumable><manufacturedProduct classCode="MANU"><manufacturedMaterial>
+    <code code="182849000" codeSystem="2.16.840.1.113883.6.96" displayName="No drug therapy prescribed"/>
+  </manufacturedMaterial></manufacturedProduct></consumable></substanceAdministration></entry>"""
+LISINOPRIL = """<entry><substanceAdministration classCode="SBADM" moodCode="EVN">
+  <templateId root="2.16.840.1.113883.10.20.22.4.16"/><id root="1.2.3.4" extension="m-3"/>
+  <statusCode code="active"/><effectiveTime xsi:type="IVL_TS"><low value="20200101"/></effectiveTime>
+  <consumable><manufacturedProduct classCode="MANU"><templateId root="2.16.840.1.113883.10.20.22.4.23"/>
+    <manufacturedMaterial><code code="314076" codeSystem="2.16.840.1.113883.6.88"
+      displayName="lisinopril 10 MG Oral Tablet"/></manufacturedMaterial></manufacturedProduct></consumable>
+</substanceAdministration></entry>"""
+
+
+def contradictions(report) -> list:
+    return [i for i in report.issues if "yet its other entries made" in i.reason]
+
+
+def test_nothing_to_report_beside_real_entries_is_reported(validate):
+    """'No Known Problems' beside nine problems (onc-reference-ccda-validator
+    tempResults_ValidatorBrokeETTGG.xml, line 2336): the section contradicts itself; the List and
+    the statements are both kept and the report says so, once, at the 'nothing' entry's line."""
+    bundle, report = convert(NO_DRUG_THERAPY + LISINOPRIL, "10160-0")
+    valid(bundle, validate)
+    assert empty_list(bundle) and len(resources_of(bundle, "MedicationStatement")) == 1
+    (said,) = contradictions(report)
+    assert said.level == "warning" and "made 1 resource(s)" in said.reason and said.line
+    _, alone = convert(NO_DRUG_THERAPY, "10160-0")
+    assert contradictions(alone) == []
+    _, real = convert(LISINOPRIL, "10160-0")
+    assert contradictions(real) == []
+
+
+@needs_corpus
+def test_no_known_problems_beside_problems_in_the_corpus_is_reported():
+    doc = CORPUS / "onc-reference-ccda-validator" / "src" / "test" / "resources" / "tempResults_ValidatorBrokeETTGG.xml"
+    _, report = ccda2fhir.convert_with_report(doc.read_bytes(), "p1")
+    said = {(i.section.split(" ")[0], i.line) for i in contradictions(report)}
+    assert ("2.16.840.1.113883.10.20.22.2.5", 2336) in said
+
+
 def test_a_negated_generic_medication_history_stays_not_taken(validate):
     """The IG's negation rule already says 'nothing' for a medication history: No Medications (HL7
     example) stays a MedicationStatement not-taken (tests/test_medications.py)."""

@@ -22,6 +22,7 @@ class SectionRefs(list):
     def __init__(self) -> None:
         super().__init__()
         self._seen: set[str] = set()
+        self.said_nothing: list[tuple] = []   # (words, line, its List refs) of 'nothing to report' statements
 
     def __contains__(self, ref) -> bool:
         return _ref_key(ref) in self._seen
@@ -60,7 +61,24 @@ def map_section(conv: Conversion, section: dict) -> list[dict]:
             tids = template_ids(stmt)
             conv.warn("no mapping for this entry's template", level="unmapped", section=label,
                       template_id=tids[0] if tids else None, element=element, line=stmt.get("_line"))
+    _contradicted(conv, conv.entry_refs)
     return conv.entry_refs
+
+
+def _contradicted(conv: Conversion, refs: SectionRefs) -> None:
+    """A section that says there is nothing to report beside statements it does report contradicts
+    itself ('No Known Problems' and nine problems): both are kept, and the report says so."""
+    if not refs.said_nothing:
+        return
+    lists = {_ref_key(r) for _, _, made in refs.said_nothing for r in made}
+    others = sum(1 for r in refs if _ref_key(r) not in lists)
+    if not others:
+        return
+    words, line, _ = refs.said_nothing[0]
+    said = repr(words) if words else "a statement"
+    conv.warn(f"the section says there is nothing to report ({said}) yet its other entries made {others} "
+              "resource(s): both kept, the empty List with the sender's words beside them", level="warning",
+              line=line)
 
 
 def map_nested(conv: Conversion, element: str, stmt: dict, parents: list) -> int:
@@ -89,9 +107,12 @@ def _visit(conv: Conversion, element: str, stmt: dict, parents: list, keys: set,
     nothing = replaced(stmt, template)
     if nothing:
         # it says there is nothing to report: a List saying so, never the clinical resource
+        before = len(conv.entry_refs)
         made = _emit(conv, NOTHING_TEMPLATE, stmt, parents, element, False)
         if made:
             conv.warn(note(nothing, template), level="info")
+            if isinstance(conv.entry_refs, SectionRefs):
+                conv.entry_refs.said_nothing.append((nothing["words"], stmt.get("_line"), conv.entry_refs[before:]))
         return made
     if template:
         made += _emit(conv, template, stmt, parents, element, generic)
