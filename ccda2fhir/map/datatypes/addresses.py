@@ -54,6 +54,7 @@ def address(ad) -> dict | None:
 
 @template_filter
 def addresses(ads) -> list[dict]:
+    """An Address for each AD of a list; those giving no line, place or text (a bare nullFlavor) left out."""
     return [a for x in many(ads) if (a := address(x))]
 
 

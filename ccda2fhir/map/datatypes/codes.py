@@ -101,6 +101,8 @@ def code_of(cd) -> str | None:
 
 @template_filter
 def code_is(cd, *codes: str) -> bool:
+    """Whether a coded element's own @code is one of ``codes`` (translations not looked at; a
+    nullFlavored element matches none)."""
     return code_of(cd) in codes
 
 

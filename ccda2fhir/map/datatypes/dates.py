@@ -234,6 +234,7 @@ def earliest(values) -> str | None:
 
 @template_filter
 def latest(values) -> str | None:
+    """The latest dateTime among TS values (the newest author time, say)."""
     found = [(t.date() + (t.h or "") + (t.mi or ""), t.datetime()) for t in
              (parse_ts(v) for v in many(values)) if t]
     return max(found)[1] if found else None

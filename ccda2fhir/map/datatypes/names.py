@@ -51,6 +51,7 @@ def human_name(pn) -> dict | None:
 
 @template_filter
 def human_names(names) -> list[dict]:
+    """A HumanName for each PN of a list; those that give no name part or text left out."""
     return [n for x in many(names) if (n := human_name(x))]
 
 

@@ -39,6 +39,7 @@ def template_ids(stmt) -> list[str]:
 
 @template_filter
 def has_template(stmt, *roots: str) -> bool:
+    """Whether a statement carries any of these templateId roots (the version extension is not compared)."""
     ids = template_ids(stmt)
     return any(r in ids for r in roots)
 

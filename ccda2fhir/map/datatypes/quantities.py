@@ -152,6 +152,7 @@ def ratio(rto) -> dict | None:
 
 @template_filter
 def quantities(items) -> list[dict]:
+    """A FHIR Quantity for each PQ of a list; those without a numeric value left out."""
     return [q for x in many(items) if (q := quantity(x))]
 
 

@@ -31,6 +31,7 @@ def status_observation_value(stmt, map_name: str, *templates: str) -> dict | Non
 
 @template_filter
 def negated(stmt) -> bool:
+    """Whether a statement's negationInd is true (the act was not done, the finding is absent)."""
     return isinstance(stmt, dict) and str(stmt.get("negationInd", "")).lower() == "true"
 
 

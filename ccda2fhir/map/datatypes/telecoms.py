@@ -60,6 +60,8 @@ def contact_point(tel) -> dict | None:
 
 @template_filter
 def contact_points(tels) -> list[dict]:
+    """A ContactPoint for each TEL of a list, each once (same system, value and use); empty values
+    left out."""
     out, seen = [], set()
     for t in many(tels):
         cp = contact_point(t)

@@ -32,6 +32,10 @@ def _role(perf: dict, entity: dict) -> dict:
 
 @template_global
 def care_team_participants(src) -> list[dict]:
+    """participant from each Care Team Member Act: its performers (the assignedEntity through
+    practitioner_ref; a Practitioner's organization is onBehalfOf) and participants (RelatedPerson,
+    or the Patient); role from functionCode, else the entity's code, else data-absent; period from
+    the act's effectiveTime. A Member Schedule Observation has no CareTeam element: reported."""
     out = []
     for act in children(src):
         if not has_template(act, *MEMBER):

@@ -176,6 +176,8 @@ def wrapper_provenance(wrapper) -> None:
 
 @template_global
 def condition_profile(src, section, parents, category=None) -> str:
+    """The US Core profile claimed: Encounter Diagnosis when the category (see condition_category)
+    is encounter-diagnosis, else Problems and Health Concerns."""
     if _category_code(section, parents, category) == "encounter-diagnosis":
         return "http://hl7.org/fhir/us/core/StructureDefinition/us-core-condition-encounter-diagnosis"
     return "http://hl7.org/fhir/us/core/StructureDefinition/us-core-condition-problems-health-concerns"
@@ -251,6 +253,8 @@ def condition_status(src, concern, status_obs) -> dict:
 
 @template_global
 def condition_verification(src) -> dict | None:
+    """verificationStatus refuted for a negated Problem Observation (CF-problems: negationInd true);
+    else none."""
     if negated(src):
         return {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
                             "code": "refuted"}]}

@@ -181,6 +181,8 @@ def device_udi_carrier(facts) -> list[dict]:
 
 @template_global
 def device_names(facts, device) -> list[dict]:
+    """deviceName: the UDI Organizer's brand name (udi-label-name) and the playingDevice's
+    manufacturerModelName (model-name)."""
     names = []
     if facts.get("brand"):
         names.append({"name": facts["brand"], "type": "udi-label-name"})

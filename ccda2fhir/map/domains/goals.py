@@ -127,6 +127,8 @@ def goal_start(src) -> str | None:
 
 @template_global
 def goal_status_date(progress) -> str | None:
+    """statusDate: the date of the Progress Toward Goal (see goal_progress): its effectiveTime
+    @value, else low, else high, at date precision."""
     if not isinstance(progress, dict):
         return None
     eff = one(progress.get("effectiveTime"))

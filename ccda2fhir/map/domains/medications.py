@@ -98,6 +98,8 @@ def medication(stmt, parents=None) -> dict:
 
 @template_filter
 def med_form(stmt, material) -> dict | None:
+    """Medication.form: the material's pharm:formCode, else the statement's administrationUnitCode
+    (CF-medications: administrationUnitCode -> Medication.form)."""
     return _form(stmt or {}, material or {})
 
 
@@ -135,6 +137,8 @@ def med_ingredients(stmt, material) -> list[dict]:
 
 @template_filter
 def lot_number(material) -> str | None:
+    """The manufacturedMaterial's lotNumberText (Immunization.lotNumber, CF-immunizations;
+    Medication.batch.lotNumber)."""
     lot = (material or {}).get("lotNumberText")
     return text(lot) if lot else None
 

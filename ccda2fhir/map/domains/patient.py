@@ -151,6 +151,8 @@ def bcp47(code) -> str | None:
 
 @template_filter
 def communications(lcs) -> list[dict]:
+    """Patient.communication for each languageCommunication (see communication); those with no
+    language code left out."""
     return [c for c in (communication(x) for x in many(lcs)) if c]
 
 

@@ -37,6 +37,8 @@ def request_status(src, map_name: str = "RequestStatus") -> str:
 
 @template_filter
 def request_priority(src) -> str | None:
+    """Request priority (routine | urgent | asap | stat) from the v3 priorityCode (valuemaps/plans.json
+    RequestPriority); none when the code is absent or not in the map."""
     c = concept(one((src or {}).get("priorityCode")) if isinstance(src, dict) else None, "RequestPriority")
     return c["code"] if c else None
 

@@ -47,6 +47,7 @@ def sha1_base64(data) -> str | None:
 
 @template_filter
 def byte_size(data) -> int | None:
+    """Attachment.size: the length of the data in bytes (text counted as UTF-8)."""
     if data is None:
         return None
     return len(data.encode("utf-8") if isinstance(data, str) else bytes(data))

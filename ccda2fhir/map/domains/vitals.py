@@ -84,6 +84,8 @@ def part_components(parts) -> list[dict]:
 
 @template_global
 def bp_key(systolic, diastolic) -> str | None:
+    """$key of the blood pressure Observation made from a systolic and a diastolic observation:
+    the ids of both (either may have none); None (content key) when neither has one."""
     a, b = id_key((systolic or {}).get("id")), id_key((diastolic or {}).get("id"))
     if a or b:
         return f"bp|{a}|{b}"
@@ -92,6 +94,8 @@ def bp_key(systolic, diastolic) -> str | None:
 
 @template_global
 def all_identifiers(*stmts) -> list[dict]:
+    """The Identifiers of several statements (or lists of them), in order, each once: a blood
+    pressure's systolic and diastolic observations, a vital sign and its parts."""
     out = []
     for s in [x for st in stmts for x in (st if isinstance(st, list) else [st])]:
         for i in identifiers((s or {}).get("id")):

@@ -124,6 +124,7 @@ def author_ref(author) -> dict | None:
 
 @template_filter
 def author_refs(authors) -> list[dict]:
+    """A Reference for each <author> (see author_ref); authors that name nobody left out."""
     return [r for a in many(authors) if (r := author_ref(a))]
 
 
@@ -150,6 +151,7 @@ def performer_ref(performer) -> dict | None:
 
 @template_filter
 def performer_refs(performers) -> list[dict]:
+    """A Reference for each <performer> (see performer_ref); performers that name nobody left out."""
     return [r for p in many(performers) if (r := performer_ref(p))]
 
 

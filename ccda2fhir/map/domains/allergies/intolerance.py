@@ -103,6 +103,8 @@ def allergy_clinical_status(src, parents) -> dict | None:
 # ---------------------------------------------------------------- type, category
 @template_global
 def allergy_type(src) -> str | None:
+    """type (allergy | intolerance) from the allergy-type concept through the IG ConceptMap
+    AllergyIntoleranceType, then AllergyTypeExtra; None when neither knows it."""
     value = allergy_kind(src)
     c = concept(value, "AllergyIntoleranceType") or concept(value, "AllergyTypeExtra")
     return c["code"] if c else None
@@ -110,6 +112,8 @@ def allergy_type(src) -> str | None:
 
 @template_global
 def allergy_category(src) -> list[str]:
+    """category from the allergy-type concept (the observation value; HITSP C83: its code) through
+    the IG ConceptMap AllergyIntoleranceCategory, then AllergyCategoryExtra; [] when neither knows it."""
     value = allergy_kind(src)
     c = concept(value, "AllergyIntoleranceCategory") or concept(value, "AllergyCategoryExtra")
     return [c["code"]] if c else []
@@ -196,6 +200,8 @@ def allergy_code(src) -> dict:
 # ---------------------------------------------------------------- criticality, reactions
 @template_global
 def allergy_criticality(src, parents) -> str | None:
+    """criticality (low | high | unable-to-assess): the value of the Criticality Observation (4.145,
+    or code 82606-5) in the observation, else in its concern act, through the IG ConceptMap Criticality."""
     obs = first_in_role(src, allergy_concern(parents), CRITICALITY)
     c = concept(value_cd(obs), "Criticality") if obs else None
     return c["code"] if c else None
@@ -228,6 +234,8 @@ def allergy_recorded(src, parents) -> str | None:
 
 @template_global
 def allergy_authors(src, parents) -> list:
+    """The observation's authors, else its concern act's (CF-allergies: authors recorded only on the
+    Allergy Concern Act are mapped to the AllergyIntolerance); recorder is the latest of them."""
     authors = [a for a in many(src.get("author")) if isinstance(a, dict)]
     if not authors:
         concern = allergy_concern(parents) or {}
