@@ -16,6 +16,7 @@ from ccda2fhir.errors import (ConversionCancelled, ConversionError, ConversionTi
 from ccda2fhir.pool import ConversionPool, Result
 from tests.conftest import SAMPLE_CCD
 from tests.support.pool_hooks import broken, misbehave
+from tests.support.waiting import until
 
 CCD = SAMPLE_CCD.read_bytes()
 BAD = b"<ClinicalDocument xmlns='urn:hl7-org:v3'>\n<title>x</titel>\n</ClinicalDocument>"
@@ -25,15 +26,6 @@ BAD = b"<ClinicalDocument xmlns='urn:hl7-org:v3'>\n<title>x</titel>\n</ClinicalD
 def pool():
     with ConversionPool(2, initializer=misbehave) as p:
         yield p
-
-
-def _until(condition, seconds: float = 30.0) -> bool:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _in_process_error(data, **options) -> ConversionError:
@@ -101,7 +93,7 @@ def test_a_job_past_its_time_limit_is_stopped_and_its_worker_replaced():
         assert time.monotonic() - start < 10
         after = _pid(p)
         assert after != before
-        assert _until(lambda: not _alive(before), 10)
+        assert until(lambda: not _alive(before), 10)
         assert p.submit(CCD, "p1", timeout=60).result(timeout=120).resources > 100  # the new worker converts
 
 
@@ -119,7 +111,7 @@ def test_a_worker_ignoring_sigterm_is_killed_after_the_grace():
         before = _pid(p)
         with pytest.raises(ConversionTimeout):
             p.submit(CCD, "hang-ignoring-sigterm").result(timeout=60)
-        assert _until(lambda: not _alive(before), 10)
+        assert until(lambda: not _alive(before), 10)
         assert _pid(p) != before
 
 
@@ -128,7 +120,7 @@ def test_a_worker_that_dies_fails_its_job_and_is_replaced(pool, how, signal_numb
     with pytest.raises(WorkerCrashed, match=f"killed by signal {signal_number}"):
         pool.submit(CCD, how).result(timeout=60)
     assert pool.submit(CCD, "p1").result(timeout=120).resources > 100
-    assert _until(lambda: pool.alive == 2)
+    assert until(lambda: pool.alive == 2, 30)
 
 
 def test_other_jobs_are_unaffected_by_one_that_hangs(pool):
@@ -232,24 +224,24 @@ def test_close_waits_for_running_and_queued_jobs():
 
 def test_close_without_waiting_stops_jobs_in_flight():
     p = ConversionPool(1, initializer=misbehave)
-    assert _until(lambda: p.alive == 1)
+    assert until(lambda: p.alive == 1, 30)
     pid = _pid(p)
     running = p.submit(CCD, "hang")
     queued = p.submit(CCD, "p1")
-    assert _until(running.running)
+    assert until(running.running, 30)
     start = time.monotonic()
     p.close(wait=False)
     assert time.monotonic() - start < 5
     with pytest.raises(ConversionCancelled):
         running.result(timeout=0)
     assert queued.cancelled() or isinstance(queued.exception(timeout=0), ConversionCancelled)
-    assert _until(lambda: not _alive(pid), 10)
+    assert until(lambda: not _alive(pid), 10)
 
 
 def test_close_with_a_time_bound_cancels_what_is_left():
     p = ConversionPool(1, initializer=misbehave)
     running = p.submit(CCD, "hang")
-    assert _until(running.running)
+    assert until(running.running, 30)
     start = time.monotonic()
     p.close(timeout=0.5)
     assert 0.4 < time.monotonic() - start < 5
@@ -261,7 +253,7 @@ def test_cancel_stops_a_running_job_and_replaces_its_worker():
         before = _pid(p)
         running = p.submit(CCD, "hang")
         queued = p.submit(CCD, "p1")
-        assert _until(lambda: running.running())
+        assert until(lambda: running.running(), 30)
         assert p.pending == 2
         assert p.cancel(queued) and queued.cancelled()            # dropped before it started
         start = time.monotonic()
@@ -269,7 +261,7 @@ def test_cancel_stops_a_running_job_and_replaces_its_worker():
         with pytest.raises(ConversionCancelled, match="cancelled"):
             running.result(timeout=10)
         assert time.monotonic() - start < 2                      # at once, not at a time limit
-        assert _until(lambda: not _alive(before), 10)            # the worker was stopped
+        assert until(lambda: not _alive(before), 10)            # the worker was stopped
         assert p.pending == 0
         assert p.submit(CCD, "p1").result(timeout=120).resources > 100   # by its replacement
         assert _pid(p) != before
@@ -290,7 +282,7 @@ def test_result_names_the_document(pool):
 
 
 def test_alive_counts_ready_workers(pool):
-    assert _until(lambda: pool.alive == 2)
+    assert until(lambda: pool.alive == 2, 30)
 
 
 def test_an_asyncio_app_awaits_pool_jobs(pool):
@@ -337,7 +329,7 @@ def test_a_worker_over_its_memory_bound_answers_then_is_replaced():
         assert len(set(pids)) == 3                      # a fresh worker for each document
         results = [p.submit(CCD, f"m{i}") for i in range(4)]
         assert all(r.result(timeout=120).resources > 100 for r in results)   # none lost in the hand-over
-        assert _until(lambda: p.alive == 1)
+        assert until(lambda: p.alive == 1, 30)
 
 
 def test_workers_within_their_memory_bound_are_kept(pool):

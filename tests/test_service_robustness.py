@@ -15,6 +15,7 @@ import pytest
 
 from conftest import SAMPLE_CCD
 from tests.support import service as svc
+from tests.support.waiting import until
 
 CCD = SAMPLE_CCD.read_bytes()
 PATH = svc.PATH
@@ -27,15 +28,6 @@ def server():
                   "--queue-per-worker", "2", "--max-connections", "30", "--max-header-bytes", "8192", hooked=True)
     yield s
     assert s.stop() == 0
-
-
-def _until(condition, seconds: float = 20.0) -> bool:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _ready(server) -> dict:
@@ -53,7 +45,7 @@ def _in_thread(fn) -> tuple[threading.Thread, dict]:
 
 def test_a_stuck_conversion_is_504_while_the_server_keeps_serving(server):
     thread, out = _in_thread(lambda: server.convert(CCD, "hang"))
-    assert _until(lambda: _ready(server)["pending"] == 1)
+    assert until(lambda: _ready(server)["pending"] == 1, 20)
     for _ in range(3):                                    # the event loop never converts
         start = time.monotonic()
         resp, data = server.request("GET", "/health")
@@ -66,7 +58,7 @@ def test_a_stuck_conversion_is_504_while_the_server_keeps_serving(server):
     assert resp.status == 504
     issue = svc.outcome(data)
     assert issue["code"] == "timeout" and "after 2 s" in issue["diagnostics"] and "replaced" in issue["diagnostics"]
-    assert _until(lambda: _ready(server)["alive"] == 2)   # the worker was replaced
+    assert until(lambda: _ready(server)["alive"] == 2, 20)   # the worker was replaced
     assert server.convert(CCD, "after")[0].status == 200
 
 
@@ -98,7 +90,7 @@ def test_an_unexpected_failure_is_an_operation_outcome_and_a_logged_traceback(mo
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        assert _until(lambda: server.started, 60)
+        assert until(lambda: server.started, 60)
         port = server.servers[0].sockets[0].getsockname()[1]
         import http.client
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -110,7 +102,7 @@ def test_an_unexpected_failure_is_an_operation_outcome_and_a_logged_traceback(mo
         assert "request id req-defect" in issue["diagnostics"] and "a defect" not in issue["diagnostics"]
         conn.close()
         failures = lambda: [r for r in caplog.records if r.getMessage() == "unexpected failure"]  # noqa: E731
-        assert _until(failures, 5)                    # logged once the answer is out
+        assert until(failures, 5)                    # logged once the answer is out
         assert failures()[0].exc_info and failures()[0].fields["request_id"] == "req-defect"
     finally:
         server.should_exit = True
@@ -197,27 +189,27 @@ def test_a_client_that_disconnects_mid_body_is_forgotten(server):
 
 
 def test_a_client_that_leaves_during_its_conversion_has_it_cancelled(server):
-    assert _until(lambda: _ready(server)["alive"] == 2)
+    assert until(lambda: _ready(server)["alive"] == 2, 20)
     sock = server.socket()
     sock.sendall(f"POST {PATH}?patientId=sleep-5 HTTP/1.1\r\nHost: x\r\nContent-Type: application/xml\r\n"
                  f"X-Request-ID: req-gone-conv\r\nContent-Length: {len(CCD)}\r\n\r\n".encode() + CCD)
-    assert _until(lambda: _ready(server)["pending"] == 1, 5)
+    assert until(lambda: _ready(server)["pending"] == 1, 5)
     sock.close()
     start = time.monotonic()
-    assert _until(lambda: _ready(server)["pending"] == 0, 3)   # not the 5 s the conversion would take
+    assert until(lambda: _ready(server)["pending"] == 0, 3)   # not the 5 s the conversion would take
     assert time.monotonic() - start < 2
     line = server.access("req-gone-conv")
     assert line["status"] == 499 and line["error"] == "client-gone"
-    assert _until(lambda: _ready(server)["alive"] == 2)       # its worker was stopped and replaced
+    assert until(lambda: _ready(server)["alive"] == 2, 20)       # its worker was stopped and replaced
     assert server.convert(CCD, "after-cancel")[0].status == 200
 
 
 # ---- limits on the whole service --------------------------------------------------------------------------
 
 def test_a_full_queue_answers_503_with_retry_after(server):
-    assert _until(lambda: _ready(server)["alive"] == 2)
+    assert until(lambda: _ready(server)["alive"] == 2, 20)
     running = [_in_thread(lambda i=i: server.convert(CCD, "sleep-1.5")) for i in range(4)]   # 2 workers x 2
-    assert _until(lambda: _ready(server)["pending"] == 4, 10)
+    assert until(lambda: _ready(server)["pending"] == 4, 10)
     resp, data = server.convert(CCD, "one-too-many")
     assert resp.status == 503 and resp.getheader("Retry-After") == "1"
     issue = svc.outcome(data)
@@ -239,7 +231,7 @@ def test_past_the_connection_limit_a_request_is_503(server):
     finally:
         for s in idle:
             s.close()
-    assert _until(lambda: server.request("GET", "/health")[0].status == 200, 5)
+    assert until(lambda: server.request("GET", "/health")[0].status == 200, 5)
 
 
 def test_headers_over_the_limit_are_431(server):
@@ -267,7 +259,7 @@ def test_sigterm_finishes_the_request_in_flight_and_exits_0():
         sock.sendall(f"{HEAD}X-Request-ID: req-in-flight\r\nContent-Length: {len(CCD)}\r\n\r\n".encode() + CCD[:5000])
         time.sleep(0.3)
         server.process.terminate()                                      # SIGTERM
-        assert _until(lambda: any(line.get("message") == "Shutting down" for line in server.logs()), 10)
+        assert until(lambda: any(line.get("message") == "Shutting down" for line in server.logs()), 10)
         with pytest.raises(OSError):                                   # no new connection is accepted
             server.socket(timeout=2)
         sock.sendall(CCD[5000:])                                        # the request in flight completes
@@ -315,7 +307,7 @@ def test_the_asgi_app_runs_under_plain_uvicorn_configured_from_the_environment()
             log.seek(0)
             found = re.search(rb"running on http://127.0.0.1:(\d+)", log.read())
             return int(found.group(1)) if found else None
-        assert _until(lambda: port() is not None or process.poll() is not None, 60) and port(), process.poll()
+        assert until(lambda: port() is not None or process.poll() is not None, 60) and port(), process.poll()
         import http.client
         conn = http.client.HTTPConnection("127.0.0.1", port(), timeout=60)
         conn.request("POST", f"{PATH}?patientId=p1", CCD, {"Content-Type": "application/xml"})
