@@ -31,6 +31,12 @@ def corpus_documents() -> list[Path]:
     return out
 
 
+def twin_documents() -> list[Path]:
+    """The documents twin tests compare both implementations on: the corpus's, else the fixtures'."""
+    return corpus_documents() or sorted(p for p in FIXTURES.rglob("*.xml")
+                                        if b"ClinicalDocument" in p.read_bytes()[:4000])
+
+
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not present")
 
 

@@ -7,7 +7,6 @@ narratives generated to hit every rule (odd elements, attributes, whitespace, es
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,17 +16,13 @@ from lxml import etree
 from ccda2fhir import ConversionError
 from ccda2fhir.walk import narrative as python_narrative
 from ccda2fhir.parse import parse
-from tests.conftest import FIXTURES, corpus_documents
+from tests.conftest import twin_documents
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("ccda2fhir.walk._narrative") is None,
     reason="the compiled narrative ccda2fhir.walk._narrative is not built here (no C compiler or Cython at "
            "install time; build it with `python setup.py build_ext --inplace`)")
 
-
-def _documents() -> list[Path]:
-    return corpus_documents() or sorted(p for p in FIXTURES.rglob("*.xml")
-                                        if b"ClinicalDocument" in p.read_bytes()[:4000])
 
 
 def _both(text_el) -> tuple:
@@ -40,7 +35,7 @@ def _both(text_el) -> tuple:
     return tuple(out)
 
 
-@pytest.mark.parametrize("path", _documents(), ids=lambda p: str(p.relative_to(p.parents[2])) if len(p.parents) > 2 else p.name)
+@pytest.mark.parametrize("path", twin_documents(), ids=lambda p: str(p.relative_to(p.parents[2])) if len(p.parents) > 2 else p.name)
 def test_twins_write_every_narrative_identically(path):
     try:
         root = parse(path.read_bytes())

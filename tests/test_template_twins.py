@@ -8,7 +8,6 @@ values; and small templates exercise each construct the compiler handles, and so
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import jinja2
 import orjson
@@ -21,17 +20,11 @@ from ccda2fhir import ConversionError
 from ccda2fhir.map import engine
 from ccda2fhir.map.engine.prune import prune
 from ccda2fhir.map.engine.values import as_json, clean, plain
-from tests.conftest import CORPUS, FIXTURES, corpus_documents
+from tests.conftest import CORPUS, twin_documents
 
 
-def _documents() -> list[Path]:
-    docs = corpus_documents()
-    if docs:
-        return docs
-    return sorted(p for p in FIXTURES.rglob("*.xml") if b"ClinicalDocument" in p.read_bytes()[:4000])
 
-
-DOCUMENTS = _documents()
+DOCUMENTS = twin_documents()
 
 
 def _by_jinja(template: str, variables: dict) -> tuple:

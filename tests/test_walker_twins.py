@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import re
-from pathlib import Path
 
 import orjson
 from lxml import etree
@@ -22,7 +21,7 @@ from ccda2fhir import ConversionError
 from ccda2fhir.walk.narrative import section_narrative
 from ccda2fhir.parse import parse
 from ccda2fhir.walk import pywalker
-from tests.conftest import CORPUS, FIXTURES, SAMPLE_CCD, corpus_documents
+from tests.conftest import CORPUS, SAMPLE_CCD, twin_documents
 
 convert_module = importlib.import_module("ccda2fhir.pipeline")
 HAVE_EXTENSION = importlib.util.find_spec("ccda2fhir.walk._walker") is not None
@@ -32,14 +31,8 @@ needs_extension = pytest.mark.skipif(
            "time; build it with `python setup.py build_ext --inplace`)")
 
 
-def _documents() -> list[Path]:
-    docs = corpus_documents()
-    if docs:
-        return docs
-    return sorted(p for p in FIXTURES.rglob("*.xml") if b"ClinicalDocument" in p.read_bytes()[:4000])
 
-
-DOCUMENTS = _documents()
+DOCUMENTS = twin_documents()
 FIXTURE_CCD = SAMPLE_CCD.read_bytes()
 
 
