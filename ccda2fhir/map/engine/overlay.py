@@ -17,10 +17,9 @@ from typing import Callable
 import jinja2
 import orjson
 
-from .compiler import usable
 from .routes import RouteTable, builtin_table, read_table
 from .scope import active, using
-from .templating import SUFFIX, Templates, build as builtin_build, make_environment, templates_dir
+from .templating import SUFFIX, Templates, build as builtin_build, compiled_at_build, make_environment, templates_dir
 
 
 class OverlayError(ValueError):
@@ -82,7 +81,7 @@ class Overlay:
                 if self._templates is None:
                     loaders = [jinja2.FileSystemLoader(str(f)) for f in reversed(self.folders())]
                     env = make_environment(jinja2.ChoiceLoader(loaders))
-                    self._templates = Templates(env, dict(_ahead_of_time()) if self.compiled else {})
+                    self._templates = Templates(env, dict(compiled_at_build()) if self.compiled else {})
         return self._templates
 
     def routes(self) -> RouteTable:
@@ -117,14 +116,19 @@ class Overlay:
                 self.made.append((f"{AMEND}/{res['resourceType']}", res))
         return key, res
 
-    def _render(self, template: str, variables: dict) -> tuple:
+    def _builder(self, template: str) -> Callable:
+        """The build function of ``template`` in this overlay, made once."""
         fn = self._builders.get(template)
         if fn is None:
             with self._lock:
                 fn = self._builders.get(template)
                 if fn is None:
-                    fn = self.templates().builder(f"{template}{SUFFIX}", compiled=self.compiled)
-                    self._builders[template] = fn
+                    fn = self._builders[template] = self.templates().builder(f"{template}{SUFFIX}",
+                                                                             compiled=self.compiled)
+        return fn
+
+    def _render(self, template: str, variables: dict) -> tuple:
+        fn = self._builder(template)
         self.rendered.add(template)
         try:
             return fn(variables)
@@ -158,12 +162,8 @@ class Overlay:
         """Compile every template this overlay sees now (a pool worker does it before its first job)."""
         if self.folder is None:
             return          # a terminology overlay: the built-in templates, warm already
-        env = self.templates().env
-        for name in env.list_templates(filter_func=lambda n: n.endswith(SUFFIX)):
-            template = name[: -len(SUFFIX)]
-            if template not in self._builders:
-                with self._lock:
-                    self._builders[template] = self.templates().builder(name, compiled=self.compiled)
+        for name in self.templates().env.list_templates(filter_func=lambda n: n.endswith(SUFFIX)):
+            self._builder(name[: -len(SUFFIX)])
         self.routes()
 
     def derived(self, name: str, make: Callable[[], object]):
@@ -237,15 +237,6 @@ def _merge_maps(into: dict, maps: dict, path: Path) -> None:
         if not isinstance(table, dict):
             raise OverlayError(f"{path}: the map {name!r} is not a JSON object of code -> value")
         into.setdefault(name, {}).update({k: v for k, v in table.items() if not k.startswith("_")})
-
-
-def _ahead_of_time() -> dict:
-    """The built-in templates compiled at build time (reused where the overlay keeps their text)."""
-    try:   # a lazy load: the module setup.py generates, absent from a source checkout
-        from ... import _templates  # type: ignore[attr-defined]
-    except ImportError:
-        return {}
-    return usable(_templates)
 
 
 _OVERLAYS: dict[tuple, Overlay] = {}

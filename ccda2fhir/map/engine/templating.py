@@ -145,13 +145,20 @@ def source_hash(source: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def templates() -> Templates:
-    """The templates of this process."""
+def compiled_at_build() -> dict:
+    """The built-in templates compiled at build time (ccda2fhir._templates), when this compiler
+    made them; {} in a source checkout or after the compiler changed."""
     try:   # a lazy load: the module setup.py generates, absent from a source checkout
         from ... import _templates  # type: ignore[attr-defined]
     except ImportError:
-        return Templates(environment())
-    return Templates(environment(), usable(_templates))
+        return {}
+    return usable(_templates)
+
+
+@lru_cache(maxsize=1)
+def templates() -> Templates:
+    """The templates of this process."""
+    return Templates(environment(), dict(compiled_at_build()))
 
 
 def render(template: str, variables: dict) -> dict:
