@@ -12,7 +12,7 @@ from ..datatypes.text import text
 from ..engine.registry import template_filter, template_global
 from ..shared.nothing import nothing_code
 from ..shared.participants import role_ref
-from ..shared.products import med_concept
+from ..shared.products import material_of, med_concept, product_of
 from ..shared.reasons import refusal_observations
 from ..state import current
 
@@ -47,7 +47,7 @@ def immunization_status(src) -> str:
                        f"{src.get('negationInd') or 'absent'}: status not-done (a refused vaccine was "
                        "not given), the reason in statusReason", level="warning")
         return "not-done"
-    said = nothing_code(_vaccine(src).get("code"))
+    said = nothing_code(material_of(product_of(src)).get("code"))
     if said:   # 'MMR' coded CVX 998: the sender says this vaccine was not given
         current().warn(f"the vaccine is coded {said['code']} ({said['display']}) on an immunization whose "
                        f"statusCode is {(src.get('statusCode') or {}).get('code') or 'absent'}: status "
@@ -56,13 +56,6 @@ def immunization_status(src) -> str:
     c = concept(status_code(src), "ImmunizationStatus")
     return c["code"] if c else "completed"
 
-
-def _vaccine(src) -> dict:
-    """The manufacturedMaterial the immunization gives ({} when there is none)."""
-    product = one(src.get("consumable"))
-    product = one(product.get("manufacturedProduct")) if isinstance(product, dict) else None
-    material = one(product.get("manufacturedMaterial")) if isinstance(product, dict) else None
-    return material if isinstance(material, dict) else {}
 
 
 @template_global

@@ -20,7 +20,7 @@ from ..engine.registry import template_filter, template_global
 from ..shared.comments import comments
 from ..shared.dosage import INSTRUCTION
 from ..shared.participants import informant_ref, organization_ref, role_ref
-from ..shared.products import med_concept
+from ..shared.products import material_of, med_concept, product_of
 from ..state import current, emit
 
 SUPPLY_ORDER = ("2.16.840.1.113883.10.20.22.4.17", "2.16.840.1.113883.10.20.1.34",
@@ -29,22 +29,6 @@ DISPENSE = ("2.16.840.1.113883.10.20.22.4.18", "2.16.840.1.113883.10.20.1.34",
             "1.3.6.1.4.1.19376.1.5.3.1.4.7.3")
 DRUG_VEHICLE = "2.16.840.1.113883.10.20.22.4.24"
 PLANNED = "2.16.840.1.113883.10.20.22.4.42"
-
-
-def product_of(stmt) -> dict | None:
-    """The manufacturedProduct of a substanceAdministration (consumable) or supply (product)."""
-    if not isinstance(stmt, dict):
-        return None
-    holder = stmt.get("consumable") or stmt.get("product")
-    mp = holder.get("manufacturedProduct") if isinstance(holder, dict) else None
-    return mp if isinstance(mp, dict) else None
-
-
-def material_of(product) -> dict:
-    if not isinstance(product, dict):
-        return {}
-    m = product.get("manufacturedMaterial") or product.get("manufacturedLabeledDrug")
-    return m if isinstance(m, dict) else {}
 
 
 def _has_product(product) -> bool:
