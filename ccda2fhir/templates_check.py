@@ -18,6 +18,7 @@ from pathlib import Path
 
 from jinja2 import meta
 
+from .bulk.discover import is_document_name, walk_folder
 from .errors import ConversionError
 from .map.engine import SUFFIX, Overlay, OverlayError, templates_dir
 from .map.engine.compiler import compile_template
@@ -25,7 +26,6 @@ from .map.engine.expressions import Unsupported
 from .map.engine.routes import RouteTable, read_table
 from .pipeline import convert_in_process
 
-DOCUMENT_SUFFIXES = (".xml", ".ccda", ".cda")
 PATIENT = "check-templates"
 _REQUIRED_DROP = "the source gives nothing for its required"
 _FAILED = re.compile(r"could not map: TemplateFailure: (.+?): (.*)$", re.S)
@@ -77,15 +77,16 @@ class CheckResult:
 def sample_documents() -> list[Path]:
     """The sample documents bundled with the package (ccda2fhir/data/samples; CC0 and MIT)."""
     folder = Path(str(resources.files("ccda2fhir.data") / "samples"))
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in DOCUMENT_SUFFIXES)
+    return sorted(p for p in folder.iterdir() if is_document_name(p.name))
 
 
 def documents_in(corpus: str | os.PathLike) -> list[Path]:
-    """Every C-CDA file (.xml, .ccda, .cda) under a folder, or the one file named."""
+    """Every C-CDA file (.xml, .ccda, .cda) under a folder, as ``ccda2fhir convert`` finds them,
+    in name order; or the one file named."""
     root = Path(corpus)
     if root.is_file():
         return [root]
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in DOCUMENT_SUFFIXES)
+    return sorted(walk_folder(root))
 
 
 def check_templates(path: str | os.PathLike, *, corpus: str | os.PathLike | None = None,
